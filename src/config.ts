@@ -1,0 +1,119 @@
+import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/**
+ * Every setting pipewatch reads, as one TypeBox schema over the environment.
+ * Each key is the environment variable's name; `description` is what the README's
+ * configuration table says about it.
+ */
+const Port = (description: string, dflt?: number) =>
+  T.Integer({ minimum: 0, maximum: 65535, description, ...(dflt === undefined ? {} : { default: dflt }) });
+
+export const ConfigSchema = T.Object({
+  HOST: T.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the API listens on.' }),
+  PORT: Port('TCP port of the API (0 picks a free port).', 8000),
+  METRICS_PORT: T.Optional(
+    Port('When set, `/metrics` is served only on this separate port (keep it private); otherwise on `PORT`.'),
+  ),
+  METRICS_HOST: T.Optional(T.String({ minLength: 1, description: 'Interface of the metrics port (defaults to `HOST`).' })),
+  LOG_LEVEL: T.Union(
+    [T.Literal('fatal'), T.Literal('error'), T.Literal('warn'), T.Literal('info'), T.Literal('debug'), T.Literal('trace'), T.Literal('silent')],
+    { default: 'info', description: 'Lowest log level written to stdout (one JSON object per line).' },
+  ),
+  BODY_LIMIT_BYTES: T.Integer({
+    minimum: 64,
+    maximum: 1_048_576,
+    default: 16_384,
+    description: 'Largest accepted request body; larger bodies get `413`.',
+  }),
+  SHUTDOWN_GRACE_MS: T.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'On SIGTERM/SIGINT, how long in-flight requests and jobs may take before the process exits.',
+  }),
+  QUEUE_DRIVER: T.Union([T.Literal('sqlite'), T.Literal('memory')], {
+    default: 'sqlite',
+    description: '`sqlite`: durable queue in `DATA_DIR`. `memory`: NOT durable, for development and tests only.',
+  }),
+  DATA_DIR: T.String({ minLength: 1, default: './data', description: 'Directory holding the SQLite queue file.' }),
+  SQLITE_SYNCHRONOUS: T.Union([T.Literal('NORMAL'), T.Literal('FULL')], {
+    default: 'NORMAL',
+    description: '`NORMAL`: accepted jobs survive a process crash. `FULL`: they also survive power loss (slower).',
+  }),
+  WORKER_CONCURRENCY: T.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'Jobs processed at once.' }),
+  FAILURE_RATE: T.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0.1,
+    description: 'Probability that one simulated processing attempt fails (the seed used 10%).',
+  }),
+  MAX_ATTEMPTS: T.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Attempts before a job is dead-lettered as `failed`.' }),
+  RETRY_BASE_MS: T.Integer({ minimum: 0, maximum: 3_600_000, default: 200, description: 'First retry backoff; doubles each attempt, with full jitter.' }),
+  RETRY_MAX_MS: T.Integer({ minimum: 0, maximum: 86_400_000, default: 30_000, description: 'Upper bound of one retry backoff.' }),
+  QUEUE_CAPACITY: T.Integer({
+    minimum: 1,
+    maximum: 100_000_000,
+    default: 100_000,
+    description: 'Unfinished jobs (queued + processing) at which `POST /submit_data` answers `503` with `Retry-After`.',
+  }),
+  LEASE_MS: T.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 30_000,
+    description: 'How long a worker holds a job; an expired lease (crashed or stuck worker) makes the job available again.',
+  }),
+  PROCESSING_DELAY_DISTRIBUTION: T.Union([T.Literal('uniform'), T.Literal('exponential'), T.Literal('fixed')], {
+    default: 'uniform',
+    description: 'Shape of the simulated processing delay.',
+  }),
+  PROCESSING_DELAY_MIN_MS: T.Number({ minimum: 0, maximum: 600_000, default: 10, description: 'Smallest simulated processing delay.' }),
+  PROCESSING_DELAY_MAX_MS: T.Number({ minimum: 0, maximum: 600_000, default: 100, description: 'Largest simulated processing delay (the seed: 10 to 100 ms).' }),
+  RETENTION_MAX_AGE_S: T.Integer({ minimum: 1, maximum: 31_536_000, default: 86_400, description: 'Finished jobs older than this are pruned.' }),
+  RETENTION_MAX_FINISHED: T.Integer({ minimum: 1, maximum: 100_000_000, default: 100_000, description: 'At most this many finished jobs are kept (oldest pruned first).' }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the environment into a validated Config, or throws one ConfigError naming the variable and the rule. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const first = Value.Errors(ConfigSchema, converted).First();
+  if (first) {
+    const name = first.path.replace(/^\//, '') || 'configuration';
+    const given = raw[name] === undefined ? 'unset' : JSON.stringify(raw[name]);
+    throw new ConfigError(`invalid ${name}=${given}: ${describeRule(schemaAt(name), first.message)}`);
+  }
+  const config = converted as Config;
+  if (config.PROCESSING_DELAY_MIN_MS > config.PROCESSING_DELAY_MAX_MS) {
+    throw new ConfigError('invalid PROCESSING_DELAY_MIN_MS: must not exceed PROCESSING_DELAY_MAX_MS');
+  }
+  if (config.RETRY_BASE_MS > config.RETRY_MAX_MS) {
+    throw new ConfigError('invalid RETRY_BASE_MS: must not exceed RETRY_MAX_MS');
+  }
+  return config;
+}
+
+function schemaAt(name: string): TSchema | undefined {
+  return (ConfigSchema.properties as Record<string, TSchema>)[name];
+}
+
+/** Turns TypeBox's generic message into the rule the operator must follow. */
+function describeRule(schema: TSchema | undefined, fallback: string): string {
+  if (!schema) return fallback;
+  const inner: TSchema = schema.anyOf && !schema.anyOf.every((s: TSchema) => 'const' in s) ? schema.anyOf[0] : schema;
+  if (inner.anyOf) return `must be one of ${inner.anyOf.map((s: TSchema) => s.const).join(', ')}`;
+  const kind = inner.type === 'integer' ? 'an integer' : inner.type === 'number' ? 'a number' : 'a non-empty string';
+  const range =
+    inner.minimum !== undefined && inner.maximum !== undefined ? ` from ${inner.minimum} to ${inner.maximum}` : '';
+  return `must be ${kind}${range}`;
+}

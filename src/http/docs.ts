@@ -1,0 +1,50 @@
+import { openapi } from '@elysiajs/openapi';
+import { Elysia } from 'elysia';
+import { ProblemError } from './problem';
+// Swagger UI is embedded into the compiled binary (air-gapped networks reach no CDN).
+import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' };
+import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
+import favicon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' };
+
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'swagger-ui-bundle.js': { file: swaggerBundle as unknown as string, type: 'text/javascript; charset=utf-8' },
+  'swagger-ui.css': { file: swaggerCss as unknown as string, type: 'text/css; charset=utf-8' },
+  'favicon-32x32.png': { file: favicon as unknown as string, type: 'image/png' },
+};
+
+/** OpenAPI document at /docs/json and Swagger UI at /docs, every byte served by this process. */
+export function docsPlugin(info: { version: string }) {
+  return new Elysia({ name: 'pipewatch/docs' })
+    .use(
+      openapi({
+        path: '/docs',
+        specPath: '/docs/json',
+        provider: 'swagger-ui',
+        swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', autoDarkMode: false },
+        exclude: { paths: [/^\/docs/] },
+        documentation: {
+          info: {
+            title: 'pipewatch',
+            version: info.version,
+            description:
+              'Ingests citizen records and processes them on a durable background queue. Errors are RFC 9457 problem details (application/problem+json) that name fields and rules, never submitted values.',
+          },
+          tags: [
+            { name: 'Submissions', description: 'Citizen records in, processing status out' },
+            { name: 'Operations', description: 'Health, readiness and metrics' },
+          ],
+        },
+      }),
+    )
+    .get(
+      '/docs/assets/:asset',
+      ({ params, set }) => {
+        const asset = ASSETS[params.asset];
+        if (!asset) throw new ProblemError('not-found', 'No such documentation asset.');
+        set.headers['content-type'] = asset.type;
+        set.headers['cache-control'] = 'public, max-age=86400';
+        return Bun.file(asset.file);
+      },
+      { detail: { hide: true } },
+    );
+}

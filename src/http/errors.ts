@@ -1,0 +1,93 @@
+import { Elysia, ValidationError } from 'elysia';
+import type { Logger } from '../log';
+import { PROBLEM_CONTENT_TYPE, ProblemError, problem, type FieldError, type Problem } from './problem';
+
+/** Every route template with the methods it answers, so an unmatched request can tell 404 from 405. */
+export type RouteTable = Array<{ method: string; pattern: RegExp }>;
+
+export function routeTable(routes: Array<{ method: string; path: string }>): RouteTable {
+  return routes.map(({ method, path }) => ({
+    method: method.toUpperCase(),
+    pattern: new RegExp(`^${path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+').replace(/\*$/, '.*')}/?$`),
+  }));
+}
+
+/**
+ * Turns every failure into one `application/problem+json` answer. Elysia's own validation
+ * error echoes the submitted body (`found`, `errors[].value`); this replaces it with field
+ * names and rules only.
+ */
+export function errorsPlugin(options: { log: Logger; routes: () => RouteTable }) {
+  return new Elysia({ name: 'pipewatch/errors' }).onError({ as: 'global' }, ({ code, error, set, request, path }) => {
+    let body: Problem;
+    // Elysia wraps whatever a body parser throws in its own ParseError.
+    const thrown = code === 'PARSE' && (error as Error).cause instanceof ProblemError ? (error as Error).cause : error;
+    if (thrown instanceof ProblemError) {
+      body = problem(thrown.kind, thrown.message, thrown.errors);
+      Object.assign(set.headers, thrown.headers);
+    } else if (code === 'VALIDATION') {
+      body = validationProblem(error as ValidationError);
+    } else if (code === 'PARSE') {
+      body = problem('malformed-json', 'The request body could not be parsed as JSON.');
+    } else if (code === 'NOT_FOUND') {
+      const allowed = options
+        .routes()
+        .filter((route) => route.pattern.test(path))
+        .map((route) => route.method);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        body = problem('method-not-allowed', `This resource does not support ${safeMethod(request.method)}.`);
+        set.headers.allow = [...new Set(allowed)].join(', ');
+      } else {
+        body = problem('not-found', 'No resource at this path.');
+      }
+    } else {
+      options.log.error({ err: describeError(error), code: String(code) }, 'unhandled error');
+      body = problem('internal', 'The service failed to handle this request; it has been logged.');
+    }
+    set.status = body.status;
+    set.headers['content-type'] = PROBLEM_CONTENT_TYPE;
+    return JSON.stringify(body);
+  });
+}
+
+function validationProblem(error: ValidationError): Problem {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const issue of error.all) {
+    if (!('path' in issue)) continue;
+    const field = truncate(issue.path ?? '', 64);
+    const rule = ruleOf(issue as { message?: string; schema?: Record<string, unknown> }, field);
+    const key = `${field}\u0000${rule}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push({ field, rule });
+    if (errors.length >= 20) break;
+  }
+  const fields = [...new Set(errors.map((e) => e.field || '(body)'))].join(', ');
+  return problem('validation', `Invalid field(s): ${fields}.`, errors);
+}
+
+/** The rule in words, from the schema alone, so the submitted value never appears. */
+function ruleOf(issue: { message?: string; schema?: Record<string, unknown> }, field: string): string {
+  const schema = issue.schema ?? {};
+  if (issue.message === 'Unexpected property') return 'is not an allowed property';
+  if (typeof schema.description === 'string' && schema.type !== 'object') return `must be ${schema.description}`;
+  if (schema.type === 'object' && field === '') {
+    if (issue.message?.startsWith('Expected required property')) return issue.message.replace('Expected required property', 'is missing a required property');
+    return 'must be a JSON object';
+  }
+  if (issue.message?.startsWith('Expected required property')) return 'is required';
+  return issue.message ?? 'is invalid';
+}
+
+function safeMethod(method: string): string {
+  return /^[A-Z]{1,16}$/.test(method) ? method : 'this method';
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'non-error thrown';
+}

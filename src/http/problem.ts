@@ -1,0 +1,59 @@
+/**
+ * One error shape for every error the service answers: RFC 9457 problem details.
+ * `detail` and `errors` name fields and rules only; submitted values are personal data and never echoed.
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface FieldError {
+  /** JSON Pointer to the offending field, e.g. `/age`; `` for the body itself. */
+  field: string;
+  /** The rule the field broke, in words. */
+  rule: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+}
+
+/** Problem types pipewatch answers with; the slug is stable, clients may branch on it. */
+export const PROBLEM_TYPES = {
+  validation: { status: 422, title: 'Request body is invalid' },
+  'malformed-json': { status: 400, title: 'Request body is not valid JSON' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'payload-too-large': { status: 413, title: 'Request body too large' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'queue-unavailable': { status: 503, title: 'Service temporarily unavailable' },
+  'not-ready': { status: 503, title: 'Service not ready' },
+  internal: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ProblemKind = keyof typeof PROBLEM_TYPES;
+
+export function problem(kind: ProblemKind, detail: string, errors?: FieldError[]): Problem {
+  const { status, title } = PROBLEM_TYPES[kind];
+  return { type: `urn:pipewatch:problem:${kind}`, title, status, detail, ...(errors ? { errors } : {}) };
+}
+
+/** Thrown anywhere in request handling; the error plugin turns it into its problem response. */
+export class ProblemError extends Error {
+  constructor(
+    readonly kind: ProblemKind,
+    detail: string,
+    readonly headers: Record<string, string> = {},
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+  }
+}
+
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
+  });
+}

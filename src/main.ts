@@ -1,0 +1,70 @@
+import { createApp, createMetricsApp } from './app';
+import { buildInfo } from './build-info';
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './log';
+import { createMetrics } from './metrics';
+import { createQueue, QueueStartError } from './queue';
+import { listen } from './server';
+
+/** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics(buildInfo);
+  const queue = createQueue(config, { metrics, log });
+
+  let ready = false;
+  const separateMetrics = config.METRICS_PORT !== undefined;
+  const app = createApp({
+    queue,
+    metrics,
+    log,
+    readiness: { ready: () => ready },
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    version: buildInfo.version,
+    serveMetrics: !separateMetrics,
+  });
+  const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  const metricsServer = separateMetrics
+    ? listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
+    : undefined;
+
+  queue.start();
+  ready = true;
+  log.info(
+    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
+    'pipewatch listening',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ready = false;
+    log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS }, 'draining');
+    const deadline = setTimeout(() => {
+      log.warn({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'grace period over, exiting with work still running');
+      process.exit(0);
+    }, config.SHUTDOWN_GRACE_MS);
+    const started = performance.now();
+    await api.stop(false); // stop accepting; in-flight requests finish
+    await queue.stop(Math.max(0, config.SHUTDOWN_GRACE_MS - (performance.now() - started)));
+    await metricsServer?.stop(true);
+    queue.close();
+    clearTimeout(deadline);
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  // Start-up failures are the operator's to fix: one line, no stack trace.
+  if (error instanceof ConfigError || error instanceof QueueStartError) {
+    console.error(`pipewatch: ${error.message}`);
+  } else {
+    console.error(`pipewatch: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+/** The contract between the HTTP layer and whatever processes submissions in the background. */
+
+/** A citizen record as accepted by POST /submit_data. Personal data: never logged, never a label. */
+export interface Submission {
+  name: string;
+  age: number;
+  city: string;
+}
+
+export type JobState = 'queued' | 'processing' | 'succeeded' | 'failed';
+export const JOB_STATES: readonly JobState[] = ['queued', 'processing', 'succeeded', 'failed'];
+
+/** What GET /submissions/{id} reports. Holds no personal data. */
+export interface JobStatus {
+  id: string;
+  state: JobState;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  /** When the job may next run (retry backoff); null once finished. */
+  nextAttemptAt: string | null;
+  finishedAt: string | null;
+  /** Why the last attempt failed: a fixed reason code, never data from the record. */
+  lastError: string | null;
+}
+
+export interface QueueStats {
+  depth: Record<JobState, number>;
+  /** Seconds since the oldest unfinished job was enqueued; 0 when there is none. */
+  oldestUnfinishedAgeSeconds: number;
+  capacity: number;
+}
+
+/** Thrown by enqueue when the backlog is at capacity (or the queue is draining): the client should retry later. */
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+  constructor(
+    readonly reason: 'capacity' | 'draining',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(reason === 'capacity' ? 'the processing queue is full' : 'the service is shutting down');
+  }
+}
+
+export interface Queue {
+  /** Resolves with the job id once the submission is as durable as the driver promises. */
+  enqueue(submission: Submission): Promise<string>;
+  status(id: string): JobStatus | undefined;
+  stats(): QueueStats;
+  /** Starts the workers. */
+  start(): void;
+  /** Stops taking new jobs and new work; waits up to graceMs for running attempts, then leaves the rest queued. */
+  stop(graceMs: number): Promise<void>;
+  /** Releases files and timers. After stop(). */
+  close(): void;
+}

@@ -1,0 +1,18 @@
+import type { Server } from 'bun';
+import type { Elysia } from 'elysia';
+
+/**
+ * Listens without SO_REUSEPORT: a second process on the same port must fail loudly, not
+ * silently share the traffic. Bun's own body cap is a backstop above the app's BODY_LIMIT_BYTES,
+ * which answers 413 as JSON.
+ */
+export function listen(app: Elysia<any, any, any, any, any, any, any>, options: { hostname: string; port: number; bodyLimitBytes: number }): Server<undefined> {
+  app.listen({
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: false,
+    maxRequestBodySize: Math.max(options.bodyLimitBytes * 4, 1_048_576),
+  });
+  if (!app.server) throw new Error(`could not listen on ${options.hostname}:${options.port}`);
+  return app.server as Server<undefined>;
+}
