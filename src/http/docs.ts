@@ -20,7 +20,16 @@ export function docsPlugin(info: { version: string }) {
         path: '/docs',
         specPath: '/docs/json',
         provider: 'swagger-ui',
-        swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', autoDarkMode: false },
+        swagger: {
+          // Every asset from this process: a mistyped or missing option silently falls back to unpkg.com.
+          cdn: '/docs/assets/swagger-ui-bundle.js',
+          theme: '/docs/assets/swagger-ui.css',
+          autoDarkMode: false,
+          // Absolute, so /docs/ (trailing slash) finds the spec too.
+          url: '/docs/json',
+          // Swagger UI would otherwise send the spec's URL to validator.swagger.io for a badge.
+          validatorUrl: null,
+        } as Record<string, unknown>,
         exclude: { paths: [/^\/docs/] },
         documentation: {
           info: {

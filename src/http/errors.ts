@@ -18,13 +18,18 @@ export function routeTable(routes: Array<{ method: string; path: string }>): Rou
  * names and rules only.
  */
 export function errorsPlugin(options: { log: Logger; routes: () => RouteTable }) {
-  return new Elysia({ name: 'pipewatch/errors' }).onError({ as: 'global' }, ({ code, error, set, request, path }) => {
+  return new Elysia({ name: 'pipewatch/errors' }).onError({ as: 'global' }, ({ code, error, set, request, path, route }) => {
     let body: Problem;
     // Elysia wraps whatever a body parser throws in its own ParseError.
     const thrown = code === 'PARSE' && (error as Error).cause instanceof ProblemError ? (error as Error).cause : error;
     if (thrown instanceof ProblemError) {
       body = problem(thrown.kind, thrown.message, thrown.errors);
       Object.assign(set.headers, thrown.headers);
+    } else if (code === 'VALIDATION' && (error as ValidationError).type === 'response') {
+      // Our own answer broke its schema: a server bug, not the client's. The error's message
+      // embeds the value, so only its kind is logged.
+      options.log.error({ code: 'RESPONSE_VALIDATION', route }, 'response failed its schema');
+      body = problem('internal', 'The service failed to handle this request; it has been logged.');
     } else if (code === 'VALIDATION') {
       body = validationProblem(error as ValidationError);
     } else if (code === 'PARSE') {
@@ -36,6 +41,8 @@ export function errorsPlugin(options: { log: Logger; routes: () => RouteTable })
         .map((route) => route.method);
       if (allowed.length > 0 && !allowed.includes(request.method)) {
         body = problem('method-not-allowed', `This resource does not support ${safeMethod(request.method)}.`);
+        // Bun answers HEAD for every GET route.
+        if (allowed.includes('GET')) allowed.push('HEAD');
         set.headers.allow = [...new Set(allowed)].join(', ');
       } else {
         body = problem('not-found', 'No resource at this path.');
@@ -71,12 +78,12 @@ function validationProblem(error: ValidationError): Problem {
 function ruleOf(issue: { message?: string; schema?: Record<string, unknown> }, field: string): string {
   const schema = issue.schema ?? {};
   if (issue.message === 'Unexpected property') return 'is not an allowed property';
+  if (field !== '' && issue.message?.startsWith('Expected required property')) return 'is required';
   if (typeof schema.description === 'string' && schema.type !== 'object') return `must be ${schema.description}`;
   if (schema.type === 'object' && field === '') {
     if (issue.message?.startsWith('Expected required property')) return issue.message.replace('Expected required property', 'is missing a required property');
     return 'must be a JSON object';
   }
-  if (issue.message?.startsWith('Expected required property')) return 'is required';
   return issue.message ?? 'is invalid';
 }
 

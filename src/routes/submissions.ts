@@ -1,16 +1,21 @@
+import { Type } from '@sinclair/typebox';
 import { Elysia, t } from 'elysia';
 import { ProblemError } from '../http/problem';
 import type { Metrics } from '../metrics';
-import { QueueUnavailableError, type Queue } from '../queue/types';
+import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
+import { readJsonBody } from './json-body';
 
 // Trimmed, single-line text: no leading/trailing white space, no control characters.
 const TEXT = '^[^\\s\\x00-\\x1f\\x7f](?:[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$';
+const TEXT_RULE = 'a trimmed, single-line string of 1 to 100 characters';
+const AGE_RULE = 'an integer from 0 to 130';
 
 export const SubmissionBody = t.Object(
   {
-    name: t.String({ minLength: 1, maxLength: 100, pattern: TEXT, description: 'a trimmed, single-line string of 1 to 100 characters', examples: ['Ravi'] }),
-    age: t.Integer({ minimum: 0, maximum: 130, description: 'an integer from 0 to 130', examples: [32] }),
-    city: t.String({ minLength: 1, maxLength: 100, pattern: TEXT, description: 'a trimmed, single-line string of 1 to 100 characters', examples: ['Delhi'] }),
+    name: t.String({ minLength: 1, maxLength: 100, pattern: TEXT, description: TEXT_RULE, examples: ['Ravi'] }),
+    // TypeBox's own Integer: Elysia's `t.Integer` also accepts numeric strings ("32", "0x20") and defaults to 0.
+    age: Type.Integer({ minimum: 0, maximum: 130, description: AGE_RULE, examples: [32] }),
+    city: t.String({ minLength: 1, maxLength: 100, pattern: TEXT, description: TEXT_RULE, examples: ['Delhi'] }),
   },
   { additionalProperties: false, description: 'A citizen record, exactly as the seed accepted it.', examples: [{ name: 'Ravi', age: 32, city: 'Delhi' }] },
 );
@@ -33,75 +38,31 @@ const SubmissionStatus = t.Object({
   lastError: t.Union([t.String(), t.Null()], { description: 'A fixed reason code for the last failed attempt; never record data.' }),
 });
 
-const ProblemSchema = t.Object(
+export const ProblemSchema = t.Object(
   {
-    type: t.String(),
-    title: t.String(),
-    status: t.Integer(),
-    detail: t.String(),
-    errors: t.Optional(t.Array(t.Object({ field: t.String(), rule: t.String() }))),
+    type: t.String({ examples: ['urn:pipewatch:problem:validation'] }),
+    title: t.String({ examples: ['Request body is invalid'] }),
+    status: t.Integer({ examples: [422] }),
+    detail: t.String({ examples: ['Invalid field(s): /age.'] }),
+    errors: t.Optional(t.Array(t.Object({ field: t.String({ examples: ['/age'] }), rule: t.String({ examples: ['must be an integer from 0 to 130'] }) }))),
   },
-  { description: 'RFC 9457 problem details (application/problem+json)' },
+  { description: 'RFC 9457 problem details (application/problem+json). Names fields and rules, never submitted values.' },
 );
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
-
-/** Reads a JSON body itself, so that content type, size and syntax each get their own clear 4xx. */
-function jsonBodyParser(bodyLimitBytes: number, onReceived: () => void) {
-  return async ({ request }: { request: Request }) => {
-    onReceived();
-    const declared = Number(request.headers.get('content-length') ?? 0);
-    if (declared > bodyLimitBytes) {
-      throw new ProblemError('payload-too-large', `The body must be at most ${bodyLimitBytes} bytes.`);
-    }
-    const type = request.headers.get('content-type');
-    if (!type || !JSON_TYPE.test(type)) {
-      throw new ProblemError('unsupported-media-type', 'Send the body as application/json.');
-    }
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    if (bytes.byteLength > bodyLimitBytes) {
-      throw new ProblemError('payload-too-large', `The body must be at most ${bodyLimitBytes} bytes.`);
-    }
-    if (bytes.byteLength === 0) throw new ProblemError('malformed-json', 'The request body is empty; send a JSON object.');
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new ProblemError('malformed-json', 'The request body is not valid UTF-8.');
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text, rejectPrototypeKeys);
-    } catch (error) {
-      if (error instanceof ProblemError) throw error;
-      if (error instanceof RangeError) throw new ProblemError('malformed-json', 'The request body is nested too deeply.');
-      throw new ProblemError('malformed-json', 'The request body is not valid JSON.');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ProblemError('validation', 'The body must be a JSON object.', {}, [{ field: '', rule: 'must be a JSON object' }]);
-    }
-    return body;
-  };
-}
-
-/** `__proto__` / `constructor` keys are prototype-pollution probes; no schema here allows them. */
-function rejectPrototypeKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
-    throw new ProblemError('validation', `Invalid field(s): /${key}.`, {}, [{ field: `/${key}`, rule: 'is not an allowed property' }]);
-  }
-  return value;
-}
+/** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
+const MAX_ID_LENGTH = 64;
 
 export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLimitBytes: number }) {
-  const { queue, metrics } = deps;
+  const { queue, metrics, bodyLimitBytes } = deps;
+  const submissionsReceived = metrics.submissionsReceived;
   return new Elysia({ name: 'pipewatch/submissions' })
     .post(
       '/submit_data',
-      async ({ body, set, status }) => {
+      async ({ body, set }) => {
+        assertWellFormed(body);
+        let id: string;
         try {
-          const id = await queue.enqueue(body);
-          set.headers.location = `/submissions/${id}`;
-          return status(202, { id, status: 'queued' as const });
+          id = await queue.enqueue(body);
         } catch (error) {
           if (error instanceof QueueUnavailableError) {
             metrics.enqueueRejections.inc({ reason: error.reason });
@@ -109,33 +70,59 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLi
           }
           throw error;
         }
+        set.status = 202;
+        set.headers.location = `/submissions/${id}`;
+        return { id, status: 'queued' as const };
       },
       {
-        // Counted before any check, like the seed: every submission that arrives.
-        parse: jsonBodyParser(deps.bodyLimitBytes, () => metrics.submissionsReceived.inc()),
+        // Our reader first (content type, size and syntax each get their own 4xx). The named
+        // 'application/json' after it never runs; it only tells the OpenAPI generator the media type.
+        parse: [
+          ({ request }) => {
+            // Counted before any check, like the seed: every submission that arrives.
+            submissionsReceived.inc();
+            return readJsonBody(request, bodyLimitBytes);
+          },
+          'application/json',
+        ],
         body: SubmissionBody,
         response: { 202: Accepted, 400: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
         detail: {
           tags: ['Submissions'],
           summary: 'Submit a citizen record for processing',
           description:
-            'Answers 202 once the record is durably queued, with a Location header to its status. 422 names each invalid field and rule (values are never echoed); 503 with Retry-After when the queue is full.',
+            'Answers 202 once the record is durably queued, with a Location header to its status. ' +
+            '400: not JSON; 413: body over BODY_LIMIT_BYTES; 415: not application/json; ' +
+            '422: names each invalid field and rule (values are never echoed); 503 with Retry-After when the queue is full or the service is draining.',
         },
       },
     )
     .get(
       '/submissions/:id',
       ({ params }) => {
-        const job = queue.status(params.id);
+        const job = params.id.length <= MAX_ID_LENGTH ? queue.status(params.id) : undefined;
         if (!job) throw new ProblemError('not-found', 'No submission with this id.');
         return job;
       },
       {
-        params: t.Object({ id: t.String({ maxLength: 64, description: 'the id returned by POST /submit_data' }) }),
+        params: t.Object({ id: t.String({ description: 'the id returned by POST /submit_data', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }) }),
         response: { 200: SubmissionStatus, 404: ProblemSchema },
-        detail: { tags: ['Submissions'], summary: 'Processing status of one submission' },
+        detail: { tags: ['Submissions'], summary: 'Processing status of one submission (queued, processing, succeeded, failed)' },
       },
     );
+}
+
+/** Lone UTF-16 surrogates (`"\ud800"`) pass the schema but cannot be stored or shown faithfully. */
+function assertWellFormed(body: Submission): void {
+  const bad = ['name', 'city'].filter((field) => !(body[field as 'name' | 'city'] as string).isWellFormed());
+  if (bad.length > 0) {
+    throw new ProblemError(
+      'validation',
+      `Invalid field(s): ${bad.map((f) => `/${f}`).join(', ')}.`,
+      {},
+      bad.map((f) => ({ field: `/${f}`, rule: 'must be well-formed Unicode text' })),
+    );
+  }
 }
 
 function capitalise(text: string): string {
