@@ -1,6 +1,7 @@
 import { createApp, createMetricsApp } from './app';
 import { buildInfo } from './build-info';
 import { ConfigError, loadConfig } from './config';
+import { healthcheck } from './healthcheck';
 import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
@@ -9,6 +10,7 @@ import { listen } from './server';
 /** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
 async function main() {
   const config = loadConfig();
+  if (process.argv[2] === 'healthcheck') process.exit(await healthcheck(config)); // container HEALTHCHECK
   const log = createLogger(config.LOG_LEVEL);
   const metrics = createMetrics(buildInfo);
   const queue = createQueue(config, { metrics, log });
