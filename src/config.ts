@@ -30,7 +30,14 @@ export const ConfigSchema = T.Object({
     minimum: 0,
     maximum: 600_000,
     default: 10_000,
-    description: 'On SIGTERM/SIGINT, how long in-flight requests and jobs may take before the process exits.',
+    description: 'On SIGTERM/SIGINT, the most the whole shutdown (drain, in-flight requests, running jobs) may take; then the process exits 0 regardless.',
+  }),
+  SHUTDOWN_DRAIN_MS: T.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: 1_000,
+    description:
+      'On SIGTERM/SIGINT, how long the API keeps serving with `/readyz` at `503` (responses say `Connection: close`) so load balancers move traffic away before the listener closes. Part of `SHUTDOWN_GRACE_MS`; `0` on platforms that stop routing before the signal (Cloud Run).',
   }),
   QUEUE_DRIVER: T.Union([T.Literal('sqlite'), T.Literal('memory')], {
     default: 'sqlite',
@@ -81,12 +88,15 @@ export class ConfigError extends Error {
 
 /** Reads the environment into a validated Config, or throws one ConfigError naming the variable and the rule. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(ConfigSchema.properties)) {
-    const value = env[key];
-    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  const raw: Record<string, string> = {};
+  const converted: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
+    const value = env[key]?.trim();
+    if (value === undefined || value === '') continue;
+    raw[key] = value;
+    converted[key] = fromText(schema, value);
   }
-  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  Value.Default(ConfigSchema, converted);
   const first = Value.Errors(ConfigSchema, converted).First();
   if (first) {
     const name = first.path.replace(/^\//, '') || 'configuration';
@@ -94,6 +104,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid ${name}=${given}: ${describeRule(schemaAt(name), first.message)}`);
   }
   const config = converted as Config;
+  if (config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    throw new ConfigError('invalid METRICS_PORT: must differ from PORT (leave it unset to serve /metrics on PORT)');
+  }
+  if (config.SHUTDOWN_DRAIN_MS > config.SHUTDOWN_GRACE_MS) {
+    throw new ConfigError('invalid SHUTDOWN_DRAIN_MS: must not exceed SHUTDOWN_GRACE_MS');
+  }
   if (config.PROCESSING_DELAY_MIN_MS > config.PROCESSING_DELAY_MAX_MS) {
     throw new ConfigError('invalid PROCESSING_DELAY_MIN_MS: must not exceed PROCESSING_DELAY_MAX_MS');
   }
@@ -101,6 +117,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('invalid RETRY_BASE_MS: must not exceed RETRY_MAX_MS');
   }
   return config;
+}
+
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Numbers only from plain decimal text: TypeBox's Value.Convert would silently read
+ * PORT=80.5 as 80, 1e3 as 1 and 0x50 as 80. Anything else stays a string and fails the schema.
+ */
+function fromText(schema: TSchema, text: string): unknown {
+  if (schema.type === 'integer') return INTEGER_TEXT.test(text) ? Number(text) : text;
+  if (schema.type === 'number') return NUMBER_TEXT.test(text) ? Number(text) : text;
+  return text;
 }
 
 function schemaAt(name: string): TSchema | undefined {

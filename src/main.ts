@@ -16,12 +16,13 @@ async function main() {
   const queue = createQueue(config, { metrics, log });
 
   let ready = false;
+  let draining = false;
   const separateMetrics = config.METRICS_PORT !== undefined;
   const app = createApp({
     queue,
     metrics,
     log,
-    readiness: { ready: () => ready },
+    readiness: { ready: () => ready, draining: () => draining },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: !separateMetrics,
@@ -43,18 +44,22 @@ async function main() {
     if (stopping) return;
     stopping = true;
     ready = false;
-    log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS }, 'draining');
+    draining = true;
+    const started = performance.now();
+    const remaining = () => Math.max(0, config.SHUTDOWN_GRACE_MS - (performance.now() - started));
+    log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS, drain_ms: config.SHUTDOWN_DRAIN_MS }, 'draining');
     const deadline = setTimeout(() => {
       log.warn({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'grace period over, exiting with work still running');
       process.exit(0);
     }, config.SHUTDOWN_GRACE_MS);
-    const started = performance.now();
-    await api.stop(false); // stop accepting; in-flight requests finish
-    await queue.stop(Math.max(0, config.SHUTDOWN_GRACE_MS - (performance.now() - started)));
+    // Keep serving (readiness 503) while load balancers notice, then stop accepting.
+    await Bun.sleep(config.SHUTDOWN_DRAIN_MS);
+    await api.stop(false); // closes idle connections; in-flight requests finish
+    await queue.stop(remaining());
     await metricsServer?.stop(true);
     queue.close();
     clearTimeout(deadline);
-    log.info({}, 'stopped');
+    log.info({ duration_ms: Math.round(performance.now() - started) }, 'stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -3,17 +3,25 @@ import { Elysia, t } from 'elysia';
 export interface Readiness {
   /** False while starting and once draining: load balancers should stop sending traffic. */
   ready(): boolean;
+  /** True once shutdown began: responses ask keep-alive clients to reconnect (elsewhere). */
+  draining?(): boolean;
 }
 
 const Health = t.Object({ status: t.String({ examples: ['ok'] }) });
 
 export function healthPlugin(readiness: Readiness) {
+  const draining = readiness.draining ?? (() => false);
   return new Elysia({ name: 'pipewatch/health' })
+    .onRequest(({ set }) => {
+      // Without this, a client's idle keep-alive connection is cut when the listener closes,
+      // racing any request it is about to send.
+      if (draining()) set.headers.connection = 'close';
+    })
     .get('/healthz', () => ({ status: 'ok' }), {
       response: { 200: Health },
       detail: { tags: ['Operations'], summary: 'Liveness: the process is up and serving' },
     })
-    .get('/readyz', ({ status }) => (readiness.ready() ? { status: 'ready' } : status(503, { status: 'not ready' })), {
+    .get('/readyz', ({ status }) => (readiness.ready() ? { status: 'ready' } : status(503, { status: draining() ? 'draining' : 'starting' })), {
       response: { 200: Health, 503: Health },
       detail: { tags: ['Operations'], summary: 'Readiness: 503 while starting or draining' },
     });
