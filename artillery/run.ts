@@ -1,0 +1,117 @@
+/**
+ * Runs one pipewatch Artillery scenario:
+ *   bun artillery/run.ts <smoke|load|spike|soak|bad-input> [--target URL] [--output report.json] [-- extra artillery args]
+ *
+ * The target comes from --target, else PIPEWATCH_TARGET, else the local service
+ * http://127.0.0.1:8000; scenarios themselves never name a host. The exit code is Artillery's:
+ * non-zero when an `ensure` gate or an expectation failed.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export const SCENARIOS = ['smoke', 'load', 'spike', 'soak', 'bad-input'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const DEFAULT_TARGET = 'http://127.0.0.1:8000';
+const ROOT = resolve(import.meta.dir, '..');
+const ARTILLERY_BIN = join(ROOT, 'node_modules/artillery/bin/run');
+
+export interface RunOptions {
+  target?: string;
+  /** Where Artillery writes its JSON report (aggregate + per-period metrics). */
+  output?: string;
+  /** Extra environment, e.g. PIPEWATCH_METRICS_URL or the soak's SOAK_DURATION. */
+  env?: Record<string, string>;
+  /** Extra `artillery run` arguments, e.g. ['--overrides', '{...}']. */
+  args?: string[];
+  /** Inherit stdio (CLI use) or capture it (tests). */
+  quiet?: boolean;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  output?: string;
+}
+
+export function scenarioFile(scenario: Scenario): string {
+  return join(ROOT, 'artillery/scenarios', `${scenario}.yml`);
+}
+
+/** Rejects anything but an http(s) base URL, so a typo does not become a request to a random host. */
+export function checkTarget(target: string): string {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new Error(`target ${JSON.stringify(target)} is not a URL; give e.g. ${DEFAULT_TARGET}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`target must be http(s), got ${url.protocol}`);
+  if (url.pathname !== '/' || url.search) throw new Error('target must be a base URL without path or query (e.g. http://127.0.0.1:8000)');
+  return url.origin;
+}
+
+/** The environment Artillery needs here: no browser download, no telemetry (there is no internet). */
+export function artilleryEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
+    ARTILLERY_DISABLE_TELEMETRY: 'true',
+    // Artillery must not pick up a proxy for loopback targets.
+    NO_PROXY: '127.0.0.1,localhost',
+    ...extra,
+  };
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const target = checkTarget(options.target ?? process.env.PIPEWATCH_TARGET ?? DEFAULT_TARGET);
+  const args = ['run', '--target', target];
+  if (options.output) {
+    mkdirSync(dirname(resolve(options.output)), { recursive: true });
+    args.push('--output', resolve(options.output));
+  }
+  args.push(...(options.args ?? []), scenarioFile(scenario));
+  // Node runs Artillery's CLI (its documented runtime); Bun runs everything else.
+  const proc = Bun.spawn(['node', ARTILLERY_BIN, ...args], {
+    cwd: ROOT,
+    env: artilleryEnv(options.env),
+    stdout: options.quiet ? 'pipe' : 'inherit',
+    stderr: options.quiet ? 'pipe' : 'inherit',
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    options.quiet ? new Response(proc.stdout as ReadableStream).text() : '',
+    options.quiet ? new Response(proc.stderr as ReadableStream).text() : '',
+    proc.exited,
+  ]);
+  return { exitCode, stdout, stderr, output: options.output };
+}
+
+function parseCli(argv: string[]): { scenario: Scenario; options: RunOptions } {
+  const [name, ...rest] = argv;
+  if (!SCENARIOS.includes(name as Scenario)) {
+    throw new Error(`usage: bun artillery/run.ts <${SCENARIOS.join('|')}> [--target URL] [--output FILE] [-- artillery args]`);
+  }
+  const options: RunOptions = { args: [] };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '--') {
+      options.args!.push(...rest.slice(i + 1));
+      break;
+    } else if (arg === '--target') options.target = rest[++i];
+    else if (arg === '--output') options.output = rest[++i];
+    else throw new Error(`unknown option ${arg}; pass Artillery's own options after --`);
+  }
+  return { scenario: name as Scenario, options };
+}
+
+if (import.meta.main) {
+  try {
+    const { scenario, options } = parseCli(process.argv.slice(2));
+    const result = await runScenario(scenario, options);
+    process.exit(result.exitCode);
+  } catch (error) {
+    console.error(`artillery/run.ts: ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
