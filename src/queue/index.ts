@@ -1,18 +1,51 @@
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { createMemoryQueue } from './memory';
-import type { Queue } from './types';
+import { JobQueue } from './engine';
+import { createSimulatedPipeline } from './pipeline';
+import type { JobStore } from './store';
+import { createMemoryStore } from './stores/memory';
+import { openSqliteStore } from './stores/sqlite';
+import { QueueStartError, type Queue } from './types';
 
 export * from './types';
 
-/** The data dir or queue file cannot be used; the message says what to fix. */
-export class QueueStartError extends Error {
-  override name = 'QueueStartError';
-}
-
-/** Picks the queue driver named by QUEUE_DRIVER. */
+/**
+ * Builds the queue named by QUEUE_DRIVER, with the simulated pipeline as its processor.
+ * Opening the store and recovering interrupted jobs happen here, before the API listens; a data
+ * dir that cannot be used throws a QueueStartError.
+ */
 export function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Queue {
-  // TODO(durable queue issue): the sqlite driver; until then both drivers are the in-memory placeholder.
-  return createMemoryQueue({ capacity: config.QUEUE_CAPACITY, metrics: deps.metrics });
+  const store: JobStore =
+    config.QUEUE_DRIVER === 'sqlite' ? openSqliteStore({ dataDir: config.DATA_DIR, synchronous: config.SQLITE_SYNCHRONOUS }) : createMemoryStore();
+  if (store.durability === 'nothing') {
+    deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
+  }
+  try {
+    return new JobQueue(
+      store,
+      {
+        concurrency: config.WORKER_CONCURRENCY,
+        maxAttempts: config.MAX_ATTEMPTS,
+        retryBaseMs: config.RETRY_BASE_MS,
+        retryMaxMs: config.RETRY_MAX_MS,
+        capacity: config.QUEUE_CAPACITY,
+        leaseMs: config.LEASE_MS,
+        retentionMaxAgeMs: config.RETENTION_MAX_AGE_S * 1000,
+        retentionMaxFinished: config.RETENTION_MAX_FINISHED,
+        process: createSimulatedPipeline({
+          distribution: config.PROCESSING_DELAY_DISTRIBUTION,
+          minMs: config.PROCESSING_DELAY_MIN_MS,
+          maxMs: config.PROCESSING_DELAY_MAX_MS,
+          failureRate: config.FAILURE_RATE,
+        }),
+      },
+      deps,
+    );
+  } catch (error) {
+    store.close();
+    if (error instanceof QueueStartError) throw error;
+    const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'unknown error');
+    throw new QueueStartError(`cannot resume the queue in DATA_DIR=${config.DATA_DIR} (${code}); check that DATA_DIR is a writable directory on a local disk with free space`);
+  }
 }

@@ -20,9 +20,23 @@ export interface JobStatus {
   /** When the job may next run (retry backoff); null once finished. */
   nextAttemptAt: string | null;
   finishedAt: string | null;
-  /** Why the last attempt failed: a fixed reason code, never data from the record. */
+  /**
+   * Why the most recent failed attempt failed (kept after a later success): a fixed reason code
+   * from FAILURE_REASONS, never data from the record.
+   */
   lastError: string | null;
 }
+
+/** The reason codes `lastError` can hold. */
+export const FAILURE_REASONS = {
+  /** The simulated pipeline reported a failure (FAILURE_RATE). */
+  processingFailed: 'processing_failed',
+  /** The attempt ran past its lease (LEASE_MS) and was given up. */
+  leaseExpired: 'lease_expired',
+  /** The process died (crash, SIGKILL, power loss) while the attempt ran; found on the next start. */
+  interrupted: 'interrupted',
+} as const;
+export type FailureReason = (typeof FAILURE_REASONS)[keyof typeof FAILURE_REASONS];
 
 export interface QueueStats {
   depth: Record<JobState, number>;
@@ -42,8 +56,16 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/** The data dir or queue file cannot be used; the one-line message names DATA_DIR and what to fix. */
+export class QueueStartError extends Error {
+  override name = 'QueueStartError';
+}
+
 export interface Queue {
-  /** Resolves with the job id once the submission is as durable as the driver promises. */
+  /**
+   * Resolves with the job id once the submission is as durable as the driver promises (sqlite: its
+   * row is committed). Rejects with QueueUnavailableError when full or draining.
+   */
   enqueue(submission: Submission): Promise<string>;
   status(id: string): JobStatus | undefined;
   stats(): QueueStats;

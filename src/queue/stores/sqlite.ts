@@ -1,0 +1,332 @@
+import { Database, SQLiteError } from 'bun:sqlite';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ClaimedJob, JobStore, PruneResult, RecoveryResult, Settle } from '../store';
+import { JOB_STATES, QueueStartError, type JobState, type JobStatus, type Submission } from '../types';
+
+export const QUEUE_FILE = 'queue.sqlite';
+const SCHEMA_VERSION = 1;
+
+// States as small integers in the file; JOB_STATES[code] is the name.
+const QUEUED = 0;
+const PROCESSING = 1;
+const SUCCEEDED = 2;
+const FAILED = 3;
+
+/**
+ * One table. Three partial indexes keep every hot query an index range scan whatever the
+ * number of finished rows: `jobs_due` (unfinished jobs by when they may run; claims and the
+ * next-due lookup), `jobs_unfinished` (enqueue order; the oldest-job gauge) and `jobs_finished`
+ * (retention). A finished job leaves the first two, so they stay as small as the backlog.
+ * The queries repeat each index's `WHERE` term: SQLite only uses a partial index when the query
+ * literally implies it.
+ */
+const SCHEMA = `
+CREATE TABLE jobs (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT    NOT NULL UNIQUE,
+  state       INTEGER NOT NULL,
+  payload     TEXT    NOT NULL,
+  attempts    INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  run_at      INTEGER NOT NULL,
+  finished_at INTEGER,
+  last_error  TEXT
+) STRICT;
+CREATE INDEX jobs_due ON jobs (state, run_at) WHERE state < 2;
+CREATE INDEX jobs_unfinished ON jobs (seq) WHERE state < 2;
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state >= 2;
+`;
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  synchronous: 'NORMAL' | 'FULL';
+}
+
+/**
+ * The durable driver: one SQLite file in WAL mode, opened with an exclusive lock so exactly one
+ * pipewatch process owns a data dir (a second one fails to start instead of racing the first).
+ * Every failure to open it becomes a QueueStartError that says what to fix.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): JobStore {
+  const dir = resolve(options.dataDir);
+  prepareDataDir(dir);
+  const file = join(dir, QUEUE_FILE);
+  let db: Database | undefined;
+  try {
+    db = new Database(file, { create: true, readwrite: true, strict: true });
+    configure(db, options.synchronous);
+    migrate(db, dir);
+    return new SqliteStore(db, options.synchronous);
+  } catch (error) {
+    db?.close();
+    if (error instanceof QueueStartError) throw error;
+    throw openError(error, dir, file);
+  }
+}
+
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new QueueStartError(
+        `cannot use DATA_DIR=${dir}: it or one of its parents is a file, not a directory (${code}); point DATA_DIR at a directory or move the file away`,
+      );
+    }
+    throw new QueueStartError(`cannot create DATA_DIR=${dir} (${code}); create it with write access for the service user, or point DATA_DIR elsewhere`);
+  }
+  if (!statSync(dir).isDirectory()) {
+    throw new QueueStartError(`cannot use DATA_DIR=${dir}: it is not a directory; point DATA_DIR at a directory or move the file away`);
+  }
+}
+
+function configure(db: Database, synchronous: 'NORMAL' | 'FULL'): void {
+  // Exclusive before WAL: the WAL index then lives in this process's memory (no -shm file) and
+  // the file lock is held until close, which is what makes this process the only owner.
+  db.exec('PRAGMA locking_mode = EXCLUSIVE');
+  // A predecessor that is just exiting releases the lock within moments.
+  db.exec('PRAGMA busy_timeout = 2000');
+  const mode = db.query<{ journal_mode: string }, []>('PRAGMA journal_mode = WAL').get()?.journal_mode;
+  if (mode !== 'wal') throw new Error(`journal_mode is ${mode}, WAL is required`);
+  // NORMAL in WAL mode: a commit is a write() to the WAL, durable once the process is gone;
+  // FULL adds an fsync per commit, durable across power loss.
+  db.exec(`PRAGMA synchronous = ${synchronous}`);
+  db.exec('PRAGMA foreign_keys = OFF');
+  db.exec('PRAGMA temp_store = MEMORY');
+  // Bound the WAL file after checkpoints (it otherwise keeps its high-water size).
+  db.exec('PRAGMA journal_size_limit = 67108864');
+}
+
+function migrate(db: Database, dir: string): void {
+  const check = db.query<{ quick_check: string }, []>('PRAGMA quick_check(1)').get()?.quick_check;
+  if (check !== 'ok') {
+    throw new QueueStartError(
+      `the queue file ${join(dir, QUEUE_FILE)} in DATA_DIR=${dir} failed its integrity check; restore it from a backup, or move it away to start with an empty queue`,
+    );
+  }
+  const version = db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? 0;
+  if (version > SCHEMA_VERSION) {
+    throw new QueueStartError(
+      `the queue file in DATA_DIR=${dir} has schema version ${version}, newer than this pipewatch understands (${SCHEMA_VERSION}); run a newer pipewatch or point DATA_DIR elsewhere`,
+    );
+  }
+  if (version === SCHEMA_VERSION) return;
+  const hasTables = (db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get()?.n ?? 0) > 0;
+  if (hasTables) {
+    throw new QueueStartError(
+      `the file ${join(dir, QUEUE_FILE)} in DATA_DIR=${dir} is an SQLite database but not a pipewatch queue; move it away or point DATA_DIR elsewhere`,
+    );
+  }
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function openError(error: unknown, dir: string, file: string): QueueStartError {
+  const code = error instanceof SQLiteError ? error.code : (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'SQLITE_NOTADB':
+    case 'SQLITE_CORRUPT':
+      return new QueueStartError(
+        `the queue file ${file} in DATA_DIR=${dir} is not a valid SQLite database (${code}); restore it from a backup, or move it away to start with an empty queue`,
+      );
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+      return new QueueStartError(
+        `the queue file in DATA_DIR=${dir} is locked by another process (${code}); stop the other pipewatch using it, or give this one its own DATA_DIR`,
+      );
+    case 'SQLITE_READONLY':
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_PERM':
+    case 'SQLITE_IOERR':
+    case 'SQLITE_FULL':
+      return new QueueStartError(
+        `cannot write the queue file ${file} in DATA_DIR=${dir} (${code}); make DATA_DIR a writable directory on a local disk with free space`,
+      );
+    default:
+      return new QueueStartError(
+        `cannot open the queue file ${file} in DATA_DIR=${dir} (${code ?? (error instanceof Error ? error.message : 'unknown error')}); check that DATA_DIR is a writable directory on a local disk`,
+      );
+  }
+}
+
+interface StatusRow {
+  id: string;
+  state: number;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+  run_at: number;
+  finished_at: number | null;
+  last_error: string | null;
+}
+
+interface DueRow {
+  seq: number;
+  id: string;
+  payload: string;
+  attempts: number;
+  run_at: number;
+}
+
+class SqliteStore implements JobStore {
+  readonly durability;
+  private readonly tx: (fn: () => unknown) => unknown;
+  private readonly sql;
+
+  constructor(
+    private readonly db: Database,
+    synchronous: 'NORMAL' | 'FULL',
+  ) {
+    this.durability = synchronous === 'FULL' ? ('power-loss' as const) : ('process-crash' as const);
+    this.tx = db.transaction((fn: () => unknown) => fn());
+    // Prepared once; the enqueue and worker paths only bind and step.
+    this.sql = {
+      insert: db.prepare<void, [string, string, number]>(
+        `INSERT INTO jobs (id, state, payload, attempts, created_at, updated_at, run_at) VALUES (?1, ${QUEUED}, ?2, 0, ?3, ?3, ?3)`,
+      ),
+      due: db.prepare<DueRow, [number, number]>(
+        `SELECT seq, id, payload, attempts, run_at FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED} AND run_at <= ?1 ORDER BY run_at, seq LIMIT ?2`,
+      ),
+      lease: db.prepare<void, [number, number, number]>(
+        `UPDATE jobs SET state = ${PROCESSING}, attempts = attempts + 1, run_at = ?2, updated_at = ?3 WHERE seq = ?1`,
+      ),
+      succeed: db.prepare<void, [number, number, number]>(
+        `UPDATE jobs SET state = ${SUCCEEDED}, updated_at = ?3, finished_at = ?3 WHERE seq = ?1 AND state = ${PROCESSING} AND attempts = ?2`,
+      ),
+      retry: db.prepare<void, [number, number, number, number, string]>(
+        `UPDATE jobs SET state = ${QUEUED}, updated_at = ?3, run_at = ?4, last_error = ?5 WHERE seq = ?1 AND state = ${PROCESSING} AND attempts = ?2`,
+      ),
+      fail: db.prepare<void, [number, number, number, string]>(
+        `UPDATE jobs SET state = ${FAILED}, updated_at = ?3, finished_at = ?3, last_error = ?4 WHERE seq = ?1 AND state = ${PROCESSING} AND attempts = ?2`,
+      ),
+      release: db.prepare<void, [number, number, number]>(
+        `UPDATE jobs SET state = ${QUEUED}, attempts = attempts - 1, updated_at = ?3, run_at = ?3 WHERE seq = ?1 AND state = ${PROCESSING} AND attempts = ?2`,
+      ),
+      recover: db.prepare<{ state: number }, [number, number, string]>(
+        `UPDATE jobs SET
+           state = CASE WHEN attempts >= ?2 THEN ${FAILED} ELSE ${QUEUED} END,
+           finished_at = CASE WHEN attempts >= ?2 THEN ?1 ELSE NULL END,
+           run_at = ?1, updated_at = ?1, last_error = ?3
+         WHERE state < 2 AND state = ${PROCESSING}
+         RETURNING state`,
+      ),
+      pruneExcess: db.prepare<{ state: number }, [number]>(
+        `DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_finished WHERE state >= 2 ORDER BY finished_at LIMIT ?1) RETURNING state`,
+      ),
+      pruneOld: db.prepare<{ state: number }, [number, number]>(
+        `DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_finished WHERE state >= 2 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2) RETURNING state`,
+      ),
+      counts: db.prepare<{ state: number; n: number }, []>('SELECT state, count(*) AS n FROM jobs GROUP BY state'),
+      nextRunAt: db.prepare<{ t: number | null }, []>(
+        `SELECT min(run_at) AS t FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED}`,
+      ),
+      oldest: db.prepare<{ created_at: number }, []>(
+        'SELECT created_at FROM jobs INDEXED BY jobs_unfinished WHERE state < 2 ORDER BY seq LIMIT 1',
+      ),
+      status: db.prepare<StatusRow, [string]>(
+        'SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM jobs WHERE id = ?1',
+      ),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.tx(fn) as T;
+  }
+
+  insert(id: string, record: Submission, now: number): void {
+    this.sql.insert.run(id, JSON.stringify(record), now);
+  }
+
+  claim(now: number, leaseUntil: number, limit: number): ClaimedJob[] {
+    const rows = this.sql.due.all(now, limit);
+    const claimed: ClaimedJob[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      this.sql.lease.run(row.seq, leaseUntil, now);
+      claimed[i] = { seq: row.seq, id: row.id, record: JSON.parse(row.payload) as Submission, attempts: row.attempts + 1, availableAt: row.run_at };
+    }
+    return claimed;
+  }
+
+  settle(s: Settle): boolean {
+    switch (s.kind) {
+      case 'succeeded':
+        return this.sql.succeed.run(s.seq, s.attempts, s.now).changes === 1;
+      case 'retry':
+        return this.sql.retry.run(s.seq, s.attempts, s.now, s.runAt, s.reason).changes === 1;
+      case 'failed':
+        return this.sql.fail.run(s.seq, s.attempts, s.now, s.reason).changes === 1;
+      case 'release':
+        return this.sql.release.run(s.seq, s.attempts, s.now).changes === 1;
+    }
+  }
+
+  recoverInterrupted(now: number, maxAttempts: number, reason: string): RecoveryResult {
+    const result = { requeued: 0, failed: 0 };
+    this.transaction(() => {
+      for (const row of this.sql.recover.all(now, maxAttempts, reason)) {
+        if (row.state === FAILED) result.failed++;
+        else result.requeued++;
+      }
+    });
+    return result;
+  }
+
+  prune(finishedBefore: number, excess: number, limit: number): PruneResult {
+    const result = { succeeded: 0, failed: 0 };
+    const count = (rows: Array<{ state: number }>) => {
+      for (const row of rows) {
+        if (row.state === SUCCEEDED) result.succeeded++;
+        else result.failed++;
+      }
+      return rows.length;
+    };
+    this.transaction(() => {
+      const byCount = excess > 0 ? count(this.sql.pruneExcess.all(Math.min(excess, limit))) : 0;
+      if (byCount < limit) count(this.sql.pruneOld.all(finishedBefore, limit - byCount));
+    });
+    return result;
+  }
+
+  countByState(): Record<JobState, number> {
+    const counts = { queued: 0, processing: 0, succeeded: 0, failed: 0 };
+    for (const row of this.sql.counts.all()) {
+      const state = JOB_STATES[row.state];
+      if (state) counts[state] = row.n;
+    }
+    return counts;
+  }
+
+  nextRunAt(): number | null {
+    return this.sql.nextRunAt.get()?.t ?? null;
+  }
+
+  oldestUnfinishedCreatedAt(): number | null {
+    return this.sql.oldest.get()?.created_at ?? null;
+  }
+
+  status(id: string): JobStatus | undefined {
+    const row = this.sql.status.get(id);
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      state: JOB_STATES[row.state] ?? 'queued',
+      attempts: row.attempts,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+      nextAttemptAt: row.state === QUEUED ? new Date(row.run_at).toISOString() : null,
+      finishedAt: row.finished_at === null ? null : new Date(row.finished_at).toISOString(),
+      lastError: row.last_error,
+    };
+  }
+
+  close(): void {
+    // Closing the last connection checkpoints the WAL into the main file and removes it.
+    this.db.close();
+  }
+}
