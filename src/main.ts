@@ -32,13 +32,6 @@ async function main() {
     ? listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
     : undefined;
 
-  queue.start();
-  ready = true;
-  log.info(
-    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
-    'pipewatch listening',
-  );
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -64,6 +57,14 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  // Last, once signals are handled: the listening line tells supervisors (and tests) it is safe to signal.
+  queue.start();
+  ready = true;
+  log.info(
+    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
+    'pipewatch listening',
+  );
 }
 
 main().catch((error: unknown) => {
