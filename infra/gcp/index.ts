@@ -1,0 +1,46 @@
+import * as pulumi from '@pulumi/pulumi';
+import type { GcpSettings, StackConfig } from '../config';
+import { readCloudAlerts, type CloudAlert } from '../monitoring-files';
+import { alertPolicies } from './alerting';
+import { enableApis } from './apis';
+import { collectorConfig } from './collector';
+import type { GcpContext } from './context';
+import { runtimeIdentity } from './identity';
+import { imageRegistry } from './registry';
+import { cloudRunService } from './service';
+
+/**
+ * The GCP stack: image in Artifact Registry, Cloud Run with the Managed Prometheus sidecar under a
+ * dedicated least-privilege identity, and Cloud Monitoring alert policies mirroring the repo's rules.
+ */
+export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: CloudAlert[] = readCloudAlerts()) {
+  const ctx: GcpContext = { ...settings, config, apis: enableApis(settings.project), labels: { app: 'pipewatch', stack: pulumi.getStack().toLowerCase().replace(/[^a-z0-9_-]/g, '-') } };
+
+  const registry = imageRegistry(ctx);
+  const identity = runtimeIdentity(ctx);
+  const collector = collectorConfig(ctx, identity.member);
+  const run = cloudRunService(ctx, {
+    imageDigest: registry.image.repoDigest,
+    serviceAccountEmail: identity.account.email,
+    collectorVolume: collector.volume,
+    dependsOn: [...identity.grants, collector.access],
+  });
+  const alerting = alertPolicies(ctx, alerts);
+
+  const console = `https://console.cloud.google.com`;
+  const outputs = {
+    target: 'gcp',
+    serviceUrl: run.service.uri,
+    swaggerUiUrl: pulumi.interpolate`${run.service.uri}/docs`,
+    imageRef: registry.image.repoDigest,
+    public: config.public,
+    serviceConsoleUrl: pulumi.interpolate`${console}/run/detail/${settings.region}/${run.service.name}/metrics?project=${settings.project}`,
+    // Managed Prometheus metrics keep their names: query e.g. rate(app_requests_total[5m]) here.
+    metricsExplorerUrl: `${console}/monitoring/metrics-explorer?project=${settings.project}`,
+    // Prometheus HTTP API of Managed Prometheus (a Grafana datasource URL, with Google auth).
+    prometheusQueryApi: `https://monitoring.googleapis.com/v1/projects/${settings.project}/location/global/prometheus`,
+    alertPoliciesUrl: `${console}/monitoring/alerting/policies?project=${settings.project}`,
+    alertPolicyCount: alerting.policies.length,
+  };
+  return { outputs, resources: { ctx, registry, identity, collector, run, alerting } };
+}

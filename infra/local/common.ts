@@ -1,0 +1,37 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { StackConfig } from '../config';
+
+/** What every container of the local stack shares. */
+export interface LocalContext {
+  config: StackConfig;
+  network: docker.Network;
+  /** Labels that tell `docker ps` which Pulumi stack owns a container or volume. */
+  labels: docker.types.input.ContainerLabel[];
+}
+
+/** A stack-owned image pulled by name; containers run it by image id (docker v5 has no `.latest`). */
+export function pulledImage(name: string, image: string): docker.RemoteImage {
+  return new docker.RemoteImage(name, { name: image, keepLocally: true });
+}
+
+/** Joins the stack's network under a fixed name: the repo's monitoring config addresses peers by it. */
+export function onNetwork(ctx: LocalContext, alias: string): docker.types.input.ContainerNetworksAdvanced[] {
+  return [{ name: ctx.network.name, aliases: [alias] }];
+}
+
+/** Publishes a container port on the host, on the configured address only (127.0.0.1 by default). */
+export function published(ctx: LocalContext, internal: number, external: number): docker.types.input.ContainerPort[] {
+  return [{ internal, external, ip: ctx.config.bindAddress, protocol: 'tcp' }];
+}
+
+/** URL a user on this host opens for a published port. */
+export function hostUrl(config: StackConfig, port: number, path = ''): string {
+  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  return `http://${host}:${port}${path}`;
+}
+
+/** One `docker cp`-style file for a container: content from the repo, readable by the image's user. */
+export function upload(file: string, content: pulumi.Input<string>): docker.types.input.ContainerUpload {
+  return { file, content, permissions: '0644' };
+}

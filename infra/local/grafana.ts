@@ -1,0 +1,57 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import type { LocalMonitoringFiles } from '../monitoring-files';
+import { onNetwork, pulledImage, published, upload, type LocalContext } from './common';
+
+export const GRAFANA_PORT = 3000;
+export const PROVISIONING_DIR = '/etc/grafana/provisioning';
+/** The repo's dashboard provider (dashboards/provisioning/dashboards/pipewatch.yml) reads this folder. */
+export const DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
+
+/** The admin password from secret config, or a generated one kept (encrypted) in the stack's state. */
+export function grafanaAdminPassword(configured?: pulumi.Output<string>): pulumi.Output<string> {
+  if (configured) return pulumi.secret(configured);
+  return new random.RandomPassword('grafana-admin-password', { length: 24, special: false }).result;
+}
+
+/**
+ * Grafana with the repo's datasource, dashboard provider and dashboards provisioned. No volume: all
+ * it shows is provisioned from the repo, so a recreated container is the same Grafana.
+ */
+export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles, opts: { adminPassword: pulumi.Output<string>; dependsOn: docker.Container[] }) {
+  const image = pulledImage('grafana-image', ctx.config.grafanaImage);
+  const anonymous = ctx.config.grafanaAnonymous;
+  const container = new docker.Container(
+    'grafana',
+    {
+      name: 'grafana',
+      image: image.imageId,
+      envs: pulumi.all([opts.adminPassword]).apply(([password]) => [
+        `GF_SECURITY_ADMIN_USER=${ctx.config.grafanaAdminUser}`,
+        `GF_SECURITY_ADMIN_PASSWORD=${password}`,
+        `GF_AUTH_ANONYMOUS_ENABLED=${anonymous}`,
+        'GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer',
+        'GF_USERS_ALLOW_SIGN_UP=false',
+        // Works offline: no calls home.
+        'GF_ANALYTICS_REPORTING_ENABLED=false',
+        'GF_ANALYTICS_CHECK_FOR_UPDATES=false',
+        'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES=false',
+      ]),
+      uploads: [
+        upload(`${PROVISIONING_DIR}/datasources/prometheus.yml`, files.grafanaDatasources),
+        upload(`${PROVISIONING_DIR}/dashboards/pipewatch.yml`, files.grafanaDashboardProvider),
+        ...files.dashboards.map((dashboard) => upload(`${DASHBOARDS_DIR}/${dashboard.name}`, dashboard.content)),
+      ],
+      networksAdvanced: onNetwork(ctx, 'grafana'),
+      ports: published(ctx, GRAFANA_PORT, ctx.config.grafanaPort),
+      healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${GRAFANA_PORT}/api/health`], interval: '10s', timeout: '3s', startPeriod: '20s', retries: 5 },
+      restart: 'unless-stopped',
+      wait: true,
+      waitTimeout: 90,
+      labels: ctx.labels,
+    },
+    { dependsOn: opts.dependsOn, deleteBeforeReplace: true },
+  );
+  return { image, container };
+}

@@ -1,0 +1,110 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { StackConfigError } from './config';
+
+/** The repository this Pulumi project deploys; monitoring files are read from it at program run time. */
+export const REPO_ROOT = resolve(import.meta.dir, '..');
+
+/**
+ * Where the monitoring engineer's files live. The stacks use them as they are, never copies, so a rule
+ * or dashboard changed in the repo reaches Prometheus, Grafana and Cloud Monitoring on the next `pulumi up`.
+ */
+export const MONITORING_PATHS = {
+  prometheusConfig: 'infra/prometheus/prometheus.yml',
+  rulesDir: 'infra/prometheus/rules',
+  dashboardsDir: 'dashboards',
+  grafanaDatasources: 'dashboards/provisioning/datasources/prometheus.yml',
+  grafanaDashboardProvider: 'dashboards/provisioning/dashboards/pipewatch.yml',
+  cloudAlerts: 'infra/monitoring/generated/cloud-alerts.json',
+} as const;
+
+export interface RepoFile {
+  /** File name (no directory), e.g. `pipewatch.yml`. */
+  name: string;
+  content: string;
+}
+
+export interface LocalMonitoringFiles {
+  prometheusConfig: string;
+  rules: RepoFile[];
+  dashboards: RepoFile[];
+  grafanaDatasources: string;
+  grafanaDashboardProvider: string;
+}
+
+function readRepoFile(root: string, path: string, usedFor: string): string {
+  const full = join(root, path);
+  if (!existsSync(full)) throw new StackConfigError(`${path} is missing: ${usedFor}`);
+  return readFileSync(full, 'utf8');
+}
+
+function readRepoDir(root: string, dir: string, extension: string, usedFor: string): RepoFile[] {
+  const full = join(root, dir);
+  if (!existsSync(full)) throw new StackConfigError(`${dir}/ is missing: ${usedFor}`);
+  const names = readdirSync(full, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(extension))
+    .map((entry) => entry.name)
+    .sort();
+  if (names.length === 0) throw new StackConfigError(`${dir}/ has no *${extension} file: ${usedFor}`);
+  return names.map((name) => ({ name, content: readFileSync(join(full, name), 'utf8') }));
+}
+
+/** What the local stack uploads into the Prometheus and Grafana containers. */
+export function readLocalMonitoringFiles(root = REPO_ROOT): LocalMonitoringFiles {
+  return {
+    prometheusConfig: readRepoFile(root, MONITORING_PATHS.prometheusConfig, 'the Prometheus container is configured from it'),
+    rules: readRepoDir(root, MONITORING_PATHS.rulesDir, '.yml', 'Prometheus loads its alert rules from there'),
+    dashboards: readRepoDir(root, MONITORING_PATHS.dashboardsDir, '.json', 'Grafana provisions its dashboards from there'),
+    grafanaDatasources: readRepoFile(root, MONITORING_PATHS.grafanaDatasources, "Grafana's Prometheus datasource is provisioned from it"),
+    grafanaDashboardProvider: readRepoFile(root, MONITORING_PATHS.grafanaDashboardProvider, 'Grafana finds the dashboards through it'),
+  };
+}
+
+/** One alert rule, translated by the monitoring engineer for Cloud Monitoring (PromQL over Managed Prometheus). */
+export interface CloudAlert {
+  name: string;
+  displayName: string;
+  severity: string;
+  /** Seconds the condition must hold before the alert fires (Prometheus `for`). */
+  for: number;
+  promql: string;
+  summary: string;
+  description: string;
+  runbook: string;
+}
+
+const STRING_FIELDS = ['name', 'displayName', 'severity', 'promql', 'summary', 'description', 'runbook'] as const;
+
+/** The alert policies of the GCP stack, checked for the documented shape. */
+export function readCloudAlerts(root = REPO_ROOT): CloudAlert[] {
+  const path = MONITORING_PATHS.cloudAlerts;
+  const text = readRepoFile(root, path, 'the Cloud Monitoring alert policies are made from it');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new StackConfigError(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) throw new StackConfigError(`${path} must be a non-empty JSON array of alerts`);
+  const names = new Set<string>();
+  return parsed.map((item: unknown, index) => {
+    const alert = item as Record<string, unknown>;
+    const where = `${path}[${index}]`;
+    for (const field of STRING_FIELDS) {
+      if (typeof alert?.[field] !== 'string' || (alert[field] as string).trim() === '') {
+        throw new StackConfigError(`${where}.${field} must be a non-empty string`);
+      }
+    }
+    if (typeof alert.for !== 'number' || !Number.isInteger(alert.for) || alert.for < 0) {
+      throw new StackConfigError(`${where}.for must be a whole number of seconds`);
+    }
+    if (names.has(alert.name as string)) throw new StackConfigError(`${where}.name ${JSON.stringify(alert.name)} appears twice`);
+    names.add(alert.name as string);
+    return alert as unknown as CloudAlert;
+  });
+}
+
+/** Path of a repo file relative to the repo root, for messages and Docker build arguments. */
+export function repoRelative(path: string, root = REPO_ROOT): string {
+  return relative(root, path);
+}
