@@ -159,8 +159,8 @@ export class JobQueue implements Queue {
     // Commit what was accepted and what finished; no new leases from here on.
     this.flush();
     if (this.running.size > 0) {
-      // Keep a little of the grace period for the final commit.
-      const wait = Math.max(0, graceMs - Math.min(500, graceMs / 10));
+      // Keep part of the grace period for releasing the rest and the final commit.
+      const wait = Math.max(0, graceMs - Math.min(500, graceMs / 4));
       this.idle = Promise.withResolvers<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([this.idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);

@@ -71,9 +71,12 @@ function prepareDataDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    if (code === 'EEXIST' || code === 'ENOTDIR') {
+    if (code === 'EEXIST') {
+      throw new QueueStartError(`cannot use DATA_DIR=${dir}: it is a file, not a directory; point DATA_DIR at a directory or move the file away`);
+    }
+    if (code === 'ENOTDIR') {
       throw new QueueStartError(
-        `cannot use DATA_DIR=${dir}: it or one of its parents is a file, not a directory (${code}); point DATA_DIR at a directory or move the file away`,
+        `cannot create DATA_DIR=${dir}: one of its parents is a file, not a directory; point DATA_DIR at a directory or move the file away`,
       );
     }
     throw new QueueStartError(`cannot create DATA_DIR=${dir} (${code}); create it with write access for the service user, or point DATA_DIR elsewhere`);

@@ -1,0 +1,79 @@
+import { Database } from 'bun:sqlite';
+import { afterAll, expect, test } from 'bun:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runToExit } from './support/queue';
+import { removeDataDir, startService } from './support/service';
+
+/** A data dir the queue cannot use stops the start with exit 1 and one line that names DATA_DIR and the fix. */
+const root = mkdtempSync(join(tmpdir(), 'pipewatch-startup-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function expectStartFailure(dataDir: string, fix: RegExp) {
+  const { code, stdout, stderr } = await runToExit({ DATA_DIR: dataDir });
+  expect(code).toBe(1);
+  expect(stdout).not.toContain('pipewatch listening');
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toStartWith('pipewatch: ');
+  expect(lines[0]).toContain(`DATA_DIR=${dataDir}`);
+  expect(lines[0]).toMatch(fix);
+  expect(stderr).not.toMatch(/^\s+at /m); // no stack trace
+}
+
+test('DATA_DIR that is a regular file', async () => {
+  const file = join(root, 'a-file');
+  writeFileSync(file, 'not a directory');
+  await expectStartFailure(file, /it is a file, not a directory; point DATA_DIR at a directory/);
+});
+
+test('DATA_DIR below a regular file (cannot be created)', async () => {
+  const file = join(root, 'parent-file');
+  writeFileSync(file, 'not a directory');
+  await expectStartFailure(join(file, 'data'), /one of its parents is a file, not a directory; point DATA_DIR at a directory/);
+});
+
+test('a queue file full of garbage', async () => {
+  const dir = join(root, 'garbage');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'queue.sqlite'), Buffer.alloc(64 * 1024, 'garbage!'));
+  await expectStartFailure(dir, /not a valid SQLite database .*restore it from a backup, or move it away/);
+});
+
+test('a queue file whose pages are damaged', async () => {
+  const dir = join(root, 'damaged');
+  mkdirSync(dir);
+  const file = join(dir, 'queue.sqlite');
+  const db = new Database(file, { create: true });
+  db.exec('CREATE TABLE jobs (seq INTEGER PRIMARY KEY, payload TEXT)');
+  const insert = db.prepare('INSERT INTO jobs (payload) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 2000; i++) insert.run('x'.repeat(100));
+  })();
+  db.close();
+  // Keep the header (page 1) valid, overwrite table pages in the middle.
+  const bytes = new Uint8Array(await Bun.file(file).arrayBuffer());
+  bytes.fill(0xa5, 4096 * 3, 4096 * 10);
+  writeFileSync(file, bytes);
+  await expectStartFailure(dir, /(integrity check|not a valid SQLite database).*restore it from a backup/);
+});
+
+test('an SQLite file that is not a pipewatch queue', async () => {
+  const dir = join(root, 'foreign');
+  mkdirSync(dir);
+  const db = new Database(join(dir, 'queue.sqlite'), { create: true });
+  db.exec('CREATE TABLE something_else (x)');
+  db.close();
+  await expectStartFailure(dir, /not a pipewatch queue; move it away/);
+});
+
+test('a data dir that another running pipewatch owns', async () => {
+  const owner = await startService({ env: { SHUTDOWN_DRAIN_MS: '0' } });
+  try {
+    await expectStartFailure(owner.dataDir, /locked by another process .*stop the other pipewatch/);
+  } finally {
+    await owner.stop();
+    removeDataDir(owner.dataDir);
+  }
+});
