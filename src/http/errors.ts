@@ -62,22 +62,29 @@ function validationProblem(error: ValidationError): Problem {
   const seen = new Set<string>();
   for (const issue of error.all) {
     if (!('path' in issue)) continue;
-    const field = truncate(issue.path ?? '', 64);
-    const rule = ruleOf(issue as { message?: string; schema?: Record<string, unknown> }, field);
+    const unexpected = issue.message === 'Unexpected property';
+    // An unexpected property's name is the client's text (it may be personal data): name the
+    // object it is in and the properties it may have instead.
+    const field = unexpected ? parentOf(issue.path ?? '') : truncate(issue.path ?? '', 64);
+    const rule = unexpected
+      ? allowedProperties((issue as { schema?: Record<string, unknown> }).schema)
+      : ruleOf(issue as { message?: string; schema?: Record<string, unknown> }, field);
     const key = `${field}\u0000${rule}`;
     if (seen.has(key)) continue;
     seen.add(key);
     errors.push({ field, rule });
     if (errors.length >= 20) break;
   }
-  const fields = [...new Set(errors.map((e) => e.field || '(body)'))].join(', ');
-  return problem('validation', `Invalid field(s): ${fields}.`, errors);
+  // A missing field also fails its type check; "is required" says it all.
+  const missing = new Set(errors.filter((e) => e.rule === 'is required').map((e) => e.field));
+  const reported = errors.filter((e) => e.rule === 'is required' || !missing.has(e.field));
+  const fields = [...new Set(reported.map((e) => e.field || '(body)'))].join(', ');
+  return problem('validation', `Invalid field(s): ${fields}.`, reported);
 }
 
 /** The rule in words, from the schema alone, so the submitted value never appears. */
 function ruleOf(issue: { message?: string; schema?: Record<string, unknown> }, field: string): string {
   const schema = issue.schema ?? {};
-  if (issue.message === 'Unexpected property') return 'is not an allowed property';
   if (field !== '' && issue.message?.startsWith('Expected required property')) return 'is required';
   if (typeof schema.description === 'string' && schema.type !== 'object') return `must be ${schema.description}`;
   if (schema.type === 'object' && field === '') {
@@ -85,6 +92,15 @@ function ruleOf(issue: { message?: string; schema?: Record<string, unknown> }, f
     return 'must be a JSON object';
   }
   return issue.message ?? 'is invalid';
+}
+
+function parentOf(path: string): string {
+  return truncate(path.slice(0, Math.max(0, path.lastIndexOf('/'))), 64);
+}
+
+function allowedProperties(schema: Record<string, unknown> | undefined): string {
+  const names = Object.keys((schema?.properties as Record<string, unknown> | undefined) ?? {});
+  return names.length > 0 ? `must have no properties other than ${names.join(', ')}` : 'must have no other properties';
 }
 
 function safeMethod(method: string): string {

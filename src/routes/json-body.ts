@@ -2,6 +2,11 @@ import { ProblemError } from '../http/problem';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Deeper JSON is refused before parsing: a record is flat, and some libraries on the error path
+ * (validation messages, serialisers) recurse and overflow the stack at a few thousand levels.
+ */
+export const MAX_JSON_DEPTH = 32;
 /** Keys that probe for prototype pollution. JSON.parse makes them own properties, which schema checks may skip. */
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
 
@@ -28,6 +33,11 @@ export async function readJsonBody(request: Request, limit: number): Promise<Rec
   } catch {
     throw new ProblemError('malformed-json', 'The request body is not valid UTF-8.');
   }
+  if (nestingExceeds(text, MAX_JSON_DEPTH)) {
+    throw new ProblemError('validation', `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, {}, [
+      { field: '', rule: `must not nest arrays or objects deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -44,6 +54,23 @@ export async function readJsonBody(request: Request, limit: number): Promise<Rec
     }
   }
   return body as Record<string, unknown>;
+}
+
+/** True when brackets outside strings nest deeper than `max`. One pass, no allocation. */
+function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 async function readBounded(request: Request, limit: number): Promise<Uint8Array> {
