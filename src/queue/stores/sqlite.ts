@@ -329,7 +329,9 @@ class SqliteStore implements JobStore {
   }
 
   close(): void {
+    // Unfinalized statements would keep the connection (and its exclusive lock) open as a zombie.
+    for (const statement of Object.values(this.sql)) statement.finalize();
     // Closing the last connection checkpoints the WAL into the main file and removes it.
-    this.db.close();
+    this.db.close(true);
   }
 }

@@ -1,0 +1,175 @@
+import { afterEach, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../src/log';
+import { createMetrics, renderMetrics } from '../src/metrics';
+import { retryDelayMs } from '../src/queue/backoff';
+import { JobQueue, type EngineOptions } from '../src/queue/engine';
+import { createSimulatedPipeline, processingDelayMs, type Processor } from '../src/queue/pipeline';
+import type { JobStore } from '../src/queue/store';
+import { createMemoryStore } from '../src/queue/stores/memory';
+import { openSqliteStore } from '../src/queue/stores/sqlite';
+import { sample, waitFor } from './support/queue';
+
+/** The queue engine in-process, on real SQLite files (and the memory store), with processors written for each case. */
+const dirs: string[] = [];
+const queues: JobQueue[] = [];
+afterEach(async () => {
+  for (const queue of queues.splice(0)) {
+    await queue.stop(0);
+    queue.close();
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const RECORD = { name: 'Ravi', age: 32, city: 'Delhi' };
+const silent = createLogger('silent');
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pipewatch-engine-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function makeQueue(store: JobStore, options: Partial<EngineOptions> & { process: Processor }) {
+  const metrics = createMetrics();
+  const queue = new JobQueue(
+    store,
+    { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 100_000, ...options },
+    { metrics, log: silent },
+  );
+  queues.push(queue);
+  return { queue, metrics };
+}
+
+const succeed: Processor = () => Promise.resolve();
+
+test('enqueues of one tick are committed in one transaction, and each resolves only once committed', async () => {
+  const store = openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  let transactions = 0;
+  const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
+    transaction: <T>(fn: () => T): T => {
+      transactions++;
+      return store.transaction(fn);
+    },
+  });
+  const { queue } = makeQueue(counting, { process: succeed });
+  transactions = 0; // start-up recovery is a transaction of its own
+  const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
+  expect(transactions).toBe(1);
+  expect(new Set(ids).size).toBe(500);
+  for (const id of ids) expect(queue.status(id)?.state).toBe('queued');
+  // One at a time (each awaited): one transaction each.
+  for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
+  expect(transactions).toBe(4);
+});
+
+test('a stuck attempt loses its lease: the job runs again, and the late answer changes nothing', async () => {
+  let calls = 0;
+  let releaseStuck: () => void = () => {};
+  const process: Processor = () => {
+    calls++;
+    if (calls === 1) return new Promise<void>((resolve) => (releaseStuck = resolve));
+    return Promise.resolve();
+  };
+  const { queue, metrics } = makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process, leaseMs: 200 });
+  queue.start();
+  const id = await queue.enqueue(RECORD);
+  const status = await waitFor('the job to succeed on a second attempt', () => (queue.status(id)?.state === 'succeeded' ? queue.status(id) : undefined), 5000);
+  expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
+  releaseStuck();
+  await Bun.sleep(50);
+  expect(queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
+});
+
+test('a restart on the same file resumes queued jobs, and interrupted ones count as an attempt', async () => {
+  const dir = tempDir();
+  const first = openSqliteStore({ dataDir: dir, synchronous: 'FULL' });
+  const never: Processor = () => new Promise<void>(() => {});
+  const a = makeQueue(first, { process: never, concurrency: 1, maxAttempts: 2 });
+  const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
+  a.queue.start();
+  await waitFor('one job processing', () => a.queue.status(ids[0]!)?.state === 'processing');
+  // Like a process dying: close without stop(), so the lease is still in the file.
+  queues.splice(queues.indexOf(a.queue), 1);
+  a.queue.close();
+
+  const b = makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
+  expect(b.queue.status(ids[0]!)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted' });
+  expect(b.queue.status(ids[1]!)).toMatchObject({ state: 'queued', attempts: 0 });
+  expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
+  b.queue.start();
+  await waitFor('both jobs to succeed', () => ids.every((id) => b.queue.status(id)?.state === 'succeeded'));
+  expect(b.queue.status(ids[0]!)?.attempts).toBe(2);
+  expect(b.queue.status(ids[1]!)?.attempts).toBe(1);
+});
+
+for (const driver of ['sqlite', 'memory'] as const) {
+  test(`${driver}: retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age`, async () => {
+    const store = driver === 'sqlite' ? openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }) : createMemoryStore();
+    const { queue, metrics } = makeQueue(store, { process: succeed, concurrency: 1, retentionMaxFinished: 5 });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(await queue.enqueue(RECORD));
+    queue.start();
+    await waitFor('5 finished jobs kept', () => queue.stats().depth.succeeded === 5 && queue.stats().depth.queued === 0, 5000);
+    // Processed in enqueue order with one worker: the last five finished last and are kept.
+    expect(ids.map((id) => queue.status(id) !== undefined)).toEqual([...Array(7).fill(false), ...Array(5).fill(true)]);
+    expect(sample(await renderMetrics(metrics), 'pipewatch_queue_jobs{state="succeeded"}')).toBe(5);
+
+    const aged = makeQueue(driver === 'sqlite' ? openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }) : createMemoryStore(), {
+      process: succeed,
+      retentionMaxAgeMs: 300,
+    });
+    const old = await aged.queue.enqueue(RECORD);
+    aged.queue.start();
+    await waitFor('the finished job to be pruned by age', () => aged.queue.status(old) === undefined, 5000);
+    expect(aged.queue.stats().depth.succeeded).toBe(0);
+  });
+}
+
+test('the oldest-job gauge tracks the oldest unfinished job, and the backlog gauge the queued count', async () => {
+  const { queue, metrics } = makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
+  await queue.enqueue(RECORD);
+  await Bun.sleep(1100);
+  await queue.enqueue(RECORD);
+  const text = await renderMetrics(metrics);
+  expect(sample(text, 'pipewatch_queue_jobs{state="queued"}')).toBe(2);
+  expect(sample(text, 'pipewatch_queue_oldest_job_age_seconds')).toBeGreaterThanOrEqual(1);
+  queue.start();
+  await waitFor('the backlog to drain', () => queue.stats().depth.queued === 0);
+  expect(sample(await renderMetrics(metrics), 'pipewatch_queue_oldest_job_age_seconds')).toBe(0);
+});
+
+test('backoff is exponential with full jitter, capped at RETRY_MAX_MS', () => {
+  expect(retryDelayMs(1, 200, 30_000, () => 0)).toBe(0);
+  expect(retryDelayMs(1, 200, 30_000, () => 0.999_999)).toBe(199);
+  expect(retryDelayMs(3, 200, 30_000, () => 0.999_999)).toBe(799);
+  expect(retryDelayMs(20, 200, 30_000, () => 0.999_999)).toBe(29_999);
+  for (let i = 0; i < 1000; i++) {
+    const delay = retryDelayMs(4, 200, 30_000);
+    expect(delay).toBeGreaterThanOrEqual(0);
+    expect(delay).toBeLessThan(1600);
+  }
+});
+
+test('the simulated delay follows its distribution within [min, max], and the failure rate holds at 0 and 1', async () => {
+  const options = { minMs: 10, maxMs: 100, failureRate: 0 };
+  expect(processingDelayMs({ ...options, distribution: 'fixed' }, () => 0.7)).toBe(10);
+  expect(processingDelayMs({ ...options, distribution: 'uniform' }, () => 0.5)).toBe(55);
+  expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0)).toBe(10);
+  expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0.999_999_999)).toBe(100);
+  for (const distribution of ['uniform', 'exponential'] as const) {
+    for (let i = 0; i < 1000; i++) {
+      const delay = processingDelayMs({ ...options, distribution });
+      expect(delay).toBeGreaterThanOrEqual(10);
+      expect(delay).toBeLessThanOrEqual(100);
+    }
+  }
+  const instant = { distribution: 'fixed' as const, minMs: 0, maxMs: 0 };
+  const never = createSimulatedPipeline({ ...instant, failureRate: 0 });
+  const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
+  const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD) : always(RECORD))));
+  outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+});
