@@ -1,12 +1,15 @@
 /**
  * Runs one pipewatch Artillery scenario:
- *   bun artillery/run.ts <smoke|load|spike|soak|bad-input> [--target URL] [--output report.json] [-- extra artillery args]
+ *   bun artillery/run.ts <smoke|load|spike|soak|bad-input> [--target URL] [--output report.json]
+ *                        [--rate N] [--duration SECONDS] [-- extra artillery args]
  *
  * The target comes from --target, else PIPEWATCH_TARGET, else the local service
- * http://127.0.0.1:8000; scenarios themselves never name a host. The exit code is Artillery's:
+ * http://127.0.0.1:8000; scenarios themselves never name a host. --rate (or LOAD_RATE) sets the
+ * arrival rate of the phases named `sustained` (and the end of `ramp`), --duration (or SOAK_DURATION)
+ * the length of `sustained`: the YAML keeps working defaults for a plain `artillery run`. The exit code is Artillery's:
  * non-zero when an `ensure` gate or an expectation failed.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export const SCENARIOS = ['smoke', 'load', 'spike', 'soak', 'bad-input'] as const;
@@ -24,6 +27,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Extra `artillery run` arguments, e.g. ['--overrides', '{...}']. */
   args?: string[];
+  /** New virtual users per second in the `sustained` phase (and the end of `ramp`). */
+  rate?: number;
+  /** Seconds of the `sustained` phase. */
+  durationSeconds?: number;
   /** Inherit stdio (CLI use) or capture it (tests). */
   quiet?: boolean;
 }
@@ -64,6 +71,42 @@ export function artilleryEnv(extra: Record<string, string> = {}): Record<string,
   };
 }
 
+interface Phase {
+  name?: string;
+  duration?: number | string;
+  arrivalRate?: number | string;
+  rampTo?: number | string;
+  [key: string]: unknown;
+}
+
+/** The scenario's phases with rate/duration applied, as an `--overrides` JSON (arrays replace, they do not merge). */
+export function phaseOverrides(scenario: Scenario, tune: { rate?: number; durationSeconds?: number }): string | undefined {
+  if (tune.rate === undefined && tune.durationSeconds === undefined) return undefined;
+  const script = Bun.YAML.parse(readFileSync(scenarioFile(scenario), 'utf8')) as { config: { phases: Phase[] } };
+  const phases = script.config.phases.map((phase) => ({ ...phase }));
+  const sustained = phases.find((phase) => phase.name === 'sustained');
+  if (!sustained) throw new Error(`scenario ${scenario} has no phase named "sustained" to tune`);
+  if (tune.rate !== undefined) {
+    if (!(tune.rate > 0 && tune.rate <= 1000)) throw new Error('rate must be between 0 and 1000 new virtual users per second');
+    sustained.arrivalRate = tune.rate;
+    const ramp = phases.find((phase) => phase.name === 'ramp');
+    if (ramp) ramp.rampTo = tune.rate;
+  }
+  if (tune.durationSeconds !== undefined) {
+    // Bounded on purpose: a typo must not start a day-long run.
+    if (!(Number.isInteger(tune.durationSeconds) && tune.durationSeconds > 0 && tune.durationSeconds <= 4 * 3600)) {
+      throw new Error('duration must be a whole number of seconds from 1 to 14400');
+    }
+    sustained.duration = tune.durationSeconds;
+  }
+  return JSON.stringify({ config: { phases } });
+}
+
+function envNumber(name: string): number | undefined {
+  const value = process.env[name];
+  return value === undefined || value.trim() === '' ? undefined : Number(value);
+}
+
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const target = checkTarget(options.target ?? process.env.PIPEWATCH_TARGET ?? DEFAULT_TARGET);
   const args = ['run', '--target', target];
@@ -71,6 +114,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     mkdirSync(dirname(resolve(options.output)), { recursive: true });
     args.push('--output', resolve(options.output));
   }
+  const overrides = phaseOverrides(scenario, {
+    rate: options.rate ?? envNumber('LOAD_RATE'),
+    durationSeconds: options.durationSeconds ?? envNumber('SOAK_DURATION'),
+  });
+  if (overrides) args.push('--overrides', overrides);
   args.push(...(options.args ?? []), scenarioFile(scenario));
   // Node runs Artillery's CLI (its documented runtime); Bun runs everything else.
   const proc = Bun.spawn(['node', ARTILLERY_BIN, ...args], {
@@ -90,7 +138,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 function parseCli(argv: string[]): { scenario: Scenario; options: RunOptions } {
   const [name, ...rest] = argv;
   if (!SCENARIOS.includes(name as Scenario)) {
-    throw new Error(`usage: bun artillery/run.ts <${SCENARIOS.join('|')}> [--target URL] [--output FILE] [-- artillery args]`);
+    throw new Error(`usage: bun artillery/run.ts <${SCENARIOS.join('|')}> [--target URL] [--output FILE] [--rate N] [--duration S] [-- artillery args]`);
   }
   const options: RunOptions = { args: [] };
   for (let i = 0; i < rest.length; i++) {
@@ -100,6 +148,8 @@ function parseCli(argv: string[]): { scenario: Scenario; options: RunOptions } {
       break;
     } else if (arg === '--target') options.target = rest[++i];
     else if (arg === '--output') options.output = rest[++i];
+    else if (arg === '--rate') options.rate = Number(rest[++i]);
+    else if (arg === '--duration') options.durationSeconds = Number(rest[++i]);
     else throw new Error(`unknown option ${arg}; pass Artillery's own options after --`);
   }
   return { scenario: name as Scenario, options };

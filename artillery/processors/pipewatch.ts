@@ -8,7 +8,8 @@
  *
  *   pw.codes.<2xx|3xx|4xx|5xx>                  all requests
  *   pw.<request name>.codes.<class>             per endpoint (request `name`)
- *   pw.<request name>.requests                  per endpoint, counted before sending (the cross-check's count)
+ *   pw.<request name>.requests                  per endpoint, counted before sending
+ *   pw.submit_data.posts / .responses           POST /submit_data sent / answered (the cross-check's count)
  *   pw.backpressure.503 / .missing_retry_after  503s, and 503s without a usable Retry-After header
  *   pw.echoed_input                             error answers that echo a submitted value (personal data)
  *   pw.after_spike.<request name>.codes.<class> responses once the spike scenario's burst is over
@@ -86,7 +87,13 @@ export function startVirtualUser(context: Context, _events: Events, done: Done):
 /** beforeRequest (scenario-level): counts what was *sent* per endpoint, so lost requests show up. */
 export function countRequest(req: RequestParams, _context: Context, events: Events, done: Done): void {
   events.emit('counter', `pw.${req.name ?? 'unnamed'}.requests`, 1);
+  if (isSubmitDataPost(req)) events.emit('counter', 'pw.submit_data.posts', 1);
   done();
+}
+
+/** POST /submit_data, whatever the request's name: what the service's app_requests_total counts. */
+function isSubmitDataPost(req: RequestParams): boolean {
+  return (req.method ?? 'GET').toUpperCase() === 'POST' && /\/submit_data(?:\?|$)/.test(req.url);
 }
 
 /** afterResponse (scenario-level): classifies every response; see the module comment. */
@@ -95,6 +102,7 @@ export function classifyResponse(req: RequestParams, res: Response, context: Con
   const cls = statusClass(res.statusCode);
   events.emit('counter', `pw.codes.${cls}`, 1);
   events.emit('counter', `pw.${name}.codes.${cls}`, 1);
+  if (isSubmitDataPost(req)) events.emit('counter', 'pw.submit_data.responses', 1);
 
   if (res.statusCode === 503) {
     events.emit('counter', 'pw.backpressure.503', 1);
@@ -141,10 +149,11 @@ export function retryAfterBackpressure(context: Context, next: (again: boolean) 
   setTimeout(() => next(true), waitSeconds * 1000);
 }
 
-/** ifTrue of the polling loop: only a share (`pollShare`, 0..1) of accepted submissions is followed up. */
-export function shouldPoll(vars: Record<string, unknown>): boolean {
-  const share = Number(vars.pollShare ?? 1);
-  return typeof vars.submissionId === 'string' && Math.random() < share;
+/** function step before the polling loop: only a share (`pollShare`, 0..1) of accepted submissions is followed up. */
+export function decidePolling(context: Context, _events: Events, done: Done): void {
+  const share = numberVar(context, 'pollShare', 1);
+  context.vars.polling = typeof context.vars.submissionId === 'string' && Math.random() < share;
+  done();
 }
 
 /** afterResponse of GET /submissions/{id}: keeps the state for the polling loop. */
@@ -156,6 +165,7 @@ export function rememberState(_req: RequestParams, res: Response, context: Conte
 
 /** whileTrue of the polling loop: poll until succeeded/failed, at most `maxPolls` times, `pollIntervalMs` apart. */
 export function pollAgain(context: Context, next: (again: boolean) => void): void {
+  if (!context.vars.polling) return next(false);
   const state = String(context.vars.state);
   if (FINISHED.has(state) || state === 'gone') return next(false);
   if (numberVar(context, 'polls', 0) >= numberVar(context, 'maxPolls', 10)) return next(false);
@@ -164,7 +174,7 @@ export function pollAgain(context: Context, next: (again: boolean) => void): voi
 
 /** function step after a polling loop: records whether the submission was seen finishing. */
 export function recordPollOutcome(context: Context, events: Events, done: Done): void {
-  if (context.vars.submissionId === undefined) return done();
+  if (!context.vars.polling) return done();
   events.emit('counter', FINISHED.has(String(context.vars.state)) ? 'pw.poll.finished' : 'pw.poll.unfinished', 1);
   done();
 }
