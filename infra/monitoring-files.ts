@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { StackConfigError } from './config';
 
 /** The repository this Pulumi project deploys; monitoring files are read from it at program run time. */
@@ -24,13 +24,18 @@ export interface RepoFile {
   content: string;
 }
 
-export interface LocalMonitoringFiles {
+export interface PrometheusFiles {
   prometheusConfig: string;
   rules: RepoFile[];
+}
+
+export interface GrafanaFiles {
   dashboards: RepoFile[];
   grafanaDatasources: string;
   grafanaDashboardProvider: string;
 }
+
+export type LocalMonitoringFiles = PrometheusFiles & GrafanaFiles;
 
 function readRepoFile(root: string, path: string, usedFor: string): string {
   const full = join(root, path);
@@ -49,15 +54,25 @@ function readRepoDir(root: string, dir: string, extension: string, usedFor: stri
   return names.map((name) => ({ name, content: readFileSync(join(full, name), 'utf8') }));
 }
 
-/** What the local stack uploads into the Prometheus and Grafana containers. */
-export function readLocalMonitoringFiles(root = REPO_ROOT): LocalMonitoringFiles {
+/** What the local stack uploads into the Prometheus container. */
+export function readPrometheusFiles(root = REPO_ROOT): PrometheusFiles {
   return {
     prometheusConfig: readRepoFile(root, MONITORING_PATHS.prometheusConfig, 'the Prometheus container is configured from it'),
     rules: readRepoDir(root, MONITORING_PATHS.rulesDir, '.yml', 'Prometheus loads its alert rules from there'),
+  };
+}
+
+/** What the local stack uploads into the Grafana container. */
+export function readGrafanaFiles(root = REPO_ROOT): GrafanaFiles {
+  return {
     dashboards: readRepoDir(root, MONITORING_PATHS.dashboardsDir, '.json', 'Grafana provisions its dashboards from there'),
     grafanaDatasources: readRepoFile(root, MONITORING_PATHS.grafanaDatasources, "Grafana's Prometheus datasource is provisioned from it"),
     grafanaDashboardProvider: readRepoFile(root, MONITORING_PATHS.grafanaDashboardProvider, 'Grafana finds the dashboards through it'),
   };
+}
+
+export function readLocalMonitoringFiles(root = REPO_ROOT): LocalMonitoringFiles {
+  return { ...readPrometheusFiles(root), ...readGrafanaFiles(root) };
 }
 
 /** One alert rule, translated by the monitoring engineer for Cloud Monitoring (PromQL over Managed Prometheus). */
@@ -102,9 +117,4 @@ export function readCloudAlerts(root = REPO_ROOT): CloudAlert[] {
     names.add(alert.name as string);
     return alert as unknown as CloudAlert;
   });
-}
-
-/** Path of a repo file relative to the repo root, for messages and Docker build arguments. */
-export function repoRelative(path: string, root = REPO_ROOT): string {
-  return relative(root, path);
 }

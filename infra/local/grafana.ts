@@ -12,7 +12,8 @@ export const DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
 /** The admin password from secret config, or a generated one kept (encrypted) in the stack's state. */
 export function grafanaAdminPassword(configured?: pulumi.Output<string>): pulumi.Output<string> {
   if (configured) return pulumi.secret(configured);
-  return new random.RandomPassword('grafana-admin-password', { length: 24, special: false }).result;
+  // Marked secret here too, not only by the provider: nothing downstream may print it.
+  return pulumi.secret(new random.RandomPassword('grafana-admin-password', { length: 24, special: false }).result);
 }
 
 /**

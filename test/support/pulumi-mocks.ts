@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 
 /** One resource the program registered, as the Pulumi engine would have received it. */
 export interface Registered {
@@ -33,11 +34,13 @@ export function installPulumiMocks(options: { outputs?: (r: Registered) => Recor
   return {
     registered,
     /** Runs the program with this stack config (keys without namespace are pipewatch:KEY). */
-    async run<T>(program: () => T, config: Record<string, string>): Promise<{ outputs: Record<string, unknown>; resources: Registered[] }> {
+    async run<T>(program: () => T, config: Record<string, string>, secretKeys: string[] = []): Promise<{ outputs: Record<string, unknown>; resources: Registered[] }> {
       registered.length = 0;
+      const full = (key: string) => (key.includes(':') ? key : `pipewatch:${key}`);
       const all: Record<string, string> = {};
-      for (const [key, value] of Object.entries(config)) all[key.includes(':') ? key : `pipewatch:${key}`] = value;
-      pulumi.runtime.setAllConfig(all);
+      for (const [key, value] of Object.entries(config)) all[full(key)] = value;
+      // As `pulumi config set --secret` leaves them: encrypted in the stack file, marked secret here.
+      pulumi.runtime.setAllConfig(all, secretKeys.map(full));
       const result = program() as Record<string, unknown>;
       const outputs: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(result)) outputs[key] = await resolve(value);
@@ -71,6 +74,18 @@ async function settle(registered: Registered[]): Promise<void> {
       last = registered.length;
     }
   }
+}
+
+/** Resource inputs arrive with secrets wrapped; this says whether one was and gives its value. */
+export function secretInput<T = unknown>(value: unknown): { secret: boolean; value: T } {
+  const wrapped = value as Record<string, unknown> | null;
+  if (wrapped && typeof wrapped === 'object' && wrapped[specialSigKey] === specialSecretSig) return { secret: true, value: wrapped.value as T };
+  return { secret: false, value: value as T };
+}
+
+/** The inputs with top-level secrets unwrapped (check secretness with secretInput first). */
+export function plain(inputs: Record<string, unknown>): Record<string, any> {
+  return Object.fromEntries(Object.entries(inputs).map(([key, value]) => [key, secretInput(value).value]));
 }
 
 export function ofType(resources: Registered[], type: string): Registered[] {
