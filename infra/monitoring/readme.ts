@@ -1,0 +1,129 @@
+import { runbookAnchor, type AlertRule } from './alerts';
+import type { MonitoringConfig } from './config';
+import { byName, type RecordingRule } from './promql';
+import { round } from './recording-rules';
+
+/**
+ * The README's Monitoring section, rendered from the same source as the rules and the dashboard,
+ * so every panel, alert, PromQL expression and runbook it lists is the one actually deployed.
+ */
+
+export const README_MARKERS = { start: '<!-- section:monitoring -->', end: '<!-- /section:monitoring -->' } as const;
+
+interface DashboardJson {
+  title: string;
+  uid: string;
+  panels: Array<{ type: string; title: string; description?: string; fieldConfig?: { defaults?: { unit?: string } }; targets?: Array<{ expr: string; legendFormat?: string }> }>;
+}
+
+/** Inline code inside a Markdown table cell: pipes escaped so they do not split the cell. */
+const cellCode = (text: string) => `\`${text.replace(/\|/g, '\\|')}\``;
+const pct = (ratio: number) => `${round(ratio * 100)}%`;
+
+export function readmeSection(config: MonitoringConfig, input: { dashboard: DashboardJson; alerts: AlertRule[]; recordings: RecordingRule[]; screenshot?: string }): string {
+  const { dashboard, alerts, recordings } = input;
+  const slo = config.slo;
+  const lines: string[] = [];
+  const out = (...l: string[]) => lines.push(...l);
+
+  out(
+    '## Monitoring',
+    '',
+    'Monitoring is code, generated from one source in the way of the monitoring mixins: `infra/monitoring/config.ts` holds the job',
+    'selector, SLO targets, alert thresholds and windows; `bun run generate:monitoring` renders everything below from it. The generated',
+    'files are committed, and `test/monitoring-generated.test.ts` fails when one is stale. Change the config, regenerate, commit.',
+    '',
+    '| generated file | used by |',
+    '| --- | --- |',
+    '| `infra/prometheus/prometheus.yml` | local stack Prometheus: scrapes `pipewatch:8000/metrics` (job `pipewatch`) and itself every ' + `${config.scrapeIntervalSeconds} s, loads \`/etc/prometheus/rules/*.yml\` |`,
+    '| `infra/prometheus/rules/pipewatch-recording.yml`, `pipewatch-alerts.yml` | recording and alert rules (Prometheus 2.42+ / the stack\'s v2.53 LTS) |',
+    '| `infra/prometheus/tests/*.test.yml` | `promtool test rules` unit tests: every alert fires in one scenario and stays quiet in another |',
+    '| `infra/monitoring/generated/cloud-alerts.json` | GCP stack: Cloud Monitoring PromQL alert policies, same alerts with the recording rules inlined |',
+    `| \`dashboards/${dashboard.uid}.json\` | Grafana 11.6 dashboard (schema from \`@grafana/grafana-foundation-sdk\` 11.6), built in \`dashboards/src/\` |`,
+    '| `dashboards/provisioning/` | Grafana provisioning: datasource uid `prometheus` → `http://prometheus:9090`, dashboards from `/var/lib/grafana/dashboards` |',
+    '',
+    '```sh',
+    'bun run generate:monitoring          # re-render after editing infra/monitoring/ or dashboards/src/',
+    'promtool test rules infra/prometheus/tests/*.test.yml',
+    'bun test test/monitoring-*.test.ts   # staleness, promtool, dashboard lint, end-to-end against a real Prometheus',
+    '```',
+    '',
+    '### SLOs',
+    '',
+    `- **Availability**: ${pct(slo.availability.target)} of requests to ${config.sliRoutes.map((r) => `\`${r}\``).join(' and ')} are answered without a 5xx, over ${slo.period}.`,
+    `- **Latency**: ${pct(slo.latency.target)} of those requests (non-5xx) are answered within ${slo.latency.thresholdSeconds} s (a bucket bound of \`http_request_duration_seconds\`).`,
+    `- Alerting follows the SRE workbook's multi-window, multi-burn-rate scheme: **fast burn** pages (${slo.burnRate.fast.windows.map((w) => `${w.factor}x over ${w.long} and ${w.short}`).join('; ')}),`,
+    `  **slow burn** opens a ticket (${slo.burnRate.slow.windows.map((w) => `${w.factor}x over ${w.long} and ${w.short}`).join('; ')}). The short window lets an alert resolve soon after the burning stops.`,
+    '',
+    '### Open the dashboard (local stack)',
+    '',
+    'Bring the local stack up (see the deploy section), then open Grafana at `http://localhost:3000` (the stack\'s `grafanaPort`,',
+    '`pulumi stack output grafanaUrl`; admin password: `pulumi stack output grafanaAdminPassword --show-secrets`) and go to',
+    `**Dashboards → pipewatch / service**, or straight to \`http://localhost:3000/d/${dashboard.uid}\`. Prometheus itself is at`,
+    '`http://localhost:9090` (Alerts tab: rule state; Status → Targets: scrape health). The dashboard\'s variables pick the data',
+    'source and the instance(s); its panels use `$__rate_interval`, which the provisioned datasource bases on the scrape interval.',
+    '',
+  );
+  if (input.screenshot) {
+    out(
+      `![Prometheus graph of the processing failure ratio during the end-to-end test](${input.screenshot})`,
+      '',
+      '*Prometheus\'s graph page after the end-to-end test\'s load (real service, real Prometheus, `FAILURE_RATE=0.2`): the',
+      'recorded processing failure ratio settles near the configured failure rate.*',
+      '',
+    );
+  }
+
+  out('### Dashboard panels', '', `Dashboard **${dashboard.title}** (uid \`${dashboard.uid}\`). Raw-metric panels select \`{job="${config.selector.job}",instance=~"$instance"}\`.`, '');
+  for (const panel of dashboard.panels) {
+    if (panel.type === 'row') {
+      out('', `**${panel.title}**`, '', '| panel | unit | shows | PromQL |', '| --- | --- | --- | --- |');
+      continue;
+    }
+    const queries = (panel.targets ?? []).map((t) => cellCode(t.expr)).join('<br>');
+    out(`| ${panel.title} | ${panel.fieldConfig?.defaults?.unit ?? ''} | ${panel.description ?? ''} | ${queries} |`);
+  }
+
+  out('', '### Recording rules', '', 'Named `level:metric:operations`; `infra/prometheus/rules/pipewatch-recording.yml`.', '', '| series | meaning | PromQL |', '| --- | --- | --- |');
+  for (const rule of recordings) {
+    const labels = rule.labels ? `{${Object.entries(rule.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '';
+    out(`| \`${rule.record}${labels}\` | ${rule.help} | ${cellCode(rule.build(byName))} |`);
+  }
+
+  out('', '### Alerts and runbooks', '', '| alert | severity | for | PromQL |', '| --- | --- | --- | --- |');
+  for (const alert of alerts) out(`| [${alert.alert}](#${runbookAnchor(alert.alert)}) | ${alert.severity} | ${alert.for} | ${cellCode(alert.build(byName))} |`);
+  out('');
+  for (const alert of alerts) {
+    out(
+      `<a id="${runbookAnchor(alert.alert)}"></a>`,
+      `#### ${alert.alert} (${alert.severity})`,
+      '',
+      `**${alert.summary}** ${alert.description}`,
+      '',
+      `- *Meaning*: ${alert.runbook.meaning}`,
+      `- *Impact*: ${alert.runbook.impact}`,
+      '- *Diagnose*:',
+      ...alert.runbook.diagnose.map((step, i) => `  ${i + 1}. ${step}`),
+      '- *Mitigate*:',
+      ...alert.runbook.mitigate.map((step) => `  - ${step}`),
+      '',
+    );
+  }
+  return lines.join('\n').replace(/\n+$/, '\n');
+}
+
+/** The README with the monitoring section replaced; the rest of the file is left byte for byte. */
+export function withReadmeSection(readme: string, section: string): string {
+  const start = readme.indexOf(README_MARKERS.start);
+  const end = readme.indexOf(README_MARKERS.end);
+  if (start < 0 || end < start) throw new Error(`README.md lacks the ${README_MARKERS.start} … ${README_MARKERS.end} markers`);
+  return `${readme.slice(0, start + README_MARKERS.start.length)}\n${section}${readme.slice(end)}`;
+}
+
+/** The current monitoring section of a README (between the markers). */
+export function readmeSectionOf(readme: string): string {
+  const start = readme.indexOf(README_MARKERS.start);
+  const end = readme.indexOf(README_MARKERS.end);
+  if (start < 0 || end < start) return '';
+  return readme.slice(start + README_MARKERS.start.length + 1, end);
+}
