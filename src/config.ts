@@ -43,7 +43,7 @@ export const ConfigSchema = T.Object({
     default: 'sqlite',
     description: '`sqlite`: durable queue in `DATA_DIR`. `memory`: NOT durable, for development and tests only.',
   }),
-  DATA_DIR: T.String({ minLength: 1, default: './data', description: 'Directory holding the SQLite queue file.' }),
+  DATA_DIR: T.String({ minLength: 1, default: './data', description: 'Directory holding the SQLite queue file (`queue.sqlite`), on a local disk; one pipewatch process per directory.' }),
   SQLITE_SYNCHRONOUS: T.Union([T.Literal('NORMAL'), T.Literal('FULL')], {
     default: 'NORMAL',
     description: '`NORMAL`: accepted jobs survive a process crash. `FULL`: they also survive power loss (slower).',
@@ -72,7 +72,8 @@ export const ConfigSchema = T.Object({
   }),
   PROCESSING_DELAY_DISTRIBUTION: T.Union([T.Literal('uniform'), T.Literal('exponential'), T.Literal('fixed')], {
     default: 'uniform',
-    description: 'Shape of the simulated processing delay.',
+    description:
+      'Shape of the simulated processing delay: `uniform` between MIN and MAX (the seed); `exponential` MIN plus a long tail with mean (MAX − MIN) / 4, capped at MAX; `fixed` always MIN.',
   }),
   PROCESSING_DELAY_MIN_MS: T.Number({ minimum: 0, maximum: 600_000, default: 10, description: 'Smallest simulated processing delay.' }),
   PROCESSING_DELAY_MAX_MS: T.Number({ minimum: 0, maximum: 600_000, default: 100, description: 'Largest simulated processing delay (the seed: 10 to 100 ms).' }),
