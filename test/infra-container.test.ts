@@ -1,0 +1,157 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { DOCKERFILE } from '../infra/container/image';
+import { REPO_ROOT } from '../infra/monitoring-files';
+import { startService, submit } from './support/service';
+
+/** One Dockerfile instruction, continuation lines joined, comments dropped. */
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name?: string;
+  instructions: Instruction[];
+}
+
+function parseDockerfile(text: string): Stage[] {
+  const logical = text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    if (op.toUpperCase() === 'FROM') {
+      const [from, as, name] = args.split(/\s+/);
+      stages.push({ from: from!, ...(as?.toUpperCase() === 'AS' ? { name } : {}), instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: args.replace(/\s+/g, ' ') });
+    }
+  }
+  return stages;
+}
+
+const dockerfile = readFileSync(join(REPO_ROOT, DOCKERFILE), 'utf8');
+const [build, runtime] = parseDockerfile(dockerfile) as [Stage, Stage];
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  packageManager: string;
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+};
+const ops = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
+const workdir = ops(build, 'WORKDIR').at(-1)!;
+/** `COPY a b ./` in the build stage: [sources, destination]. */
+const buildCopies = ops(build, 'COPY').map((args) => {
+  const parts = args.split(' ').filter((p) => !p.startsWith('--'));
+  return { sources: parts.slice(0, -1), dest: parts.at(-1)! };
+});
+const outfile = /--outfile[= ](\S+)/.exec(pkg.scripts.build ?? '')?.[1];
+
+const temp = mkdtempSync(join(tmpdir(), 'pipewatch-container-'));
+afterAll(() => rmSync(temp, { recursive: true, force: true }));
+
+describe('container image definition (infra/container/Dockerfile)', () => {
+  test("the build stage runs the project's own build script, with the pinned Bun", () => {
+    expect(build.name).toBe('build');
+    expect(build.from).toBe(`oven/bun:${pkg.packageManager.split('@')[1]}`);
+    expect(ops(build, 'RUN')).toContain('bun run build');
+    expect(pkg.scripts.build).toStartWith('bun build src/main.ts --compile');
+    expect(outfile).toBe('dist/pipewatch');
+  });
+
+  test('the runtime stage is a small non-root glibc image holding only the binary, health-checked on /healthz', () => {
+    expect(runtime.from).toStartWith('gcr.io/distroless/base-debian12:nonroot');
+    expect(runtime.from).not.toContain('alpine');
+    const user = ops(runtime, 'USER').at(-1)!;
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    const copies = ops(runtime, 'COPY');
+    // The binary the build script wrote, and an empty data dir for the queue (owned by the user).
+    expect(copies).toEqual([`--from=build ${posix.join(workdir, outfile!)} /app/pipewatch`, `--from=build --chown=${user} /rootfs/data /data`]);
+    expect(JSON.parse(ops(runtime, 'ENTRYPOINT')[0]!)).toEqual(['/app/pipewatch']);
+    const healthcheck = ops(runtime, 'HEALTHCHECK')[0]!;
+    expect(JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD ') + 4))).toEqual(['/app/pipewatch', 'healthcheck']);
+    expect(ops(runtime, 'ENV').join(' ')).toContain('DATA_DIR=/data');
+  });
+
+  test('the build context allow-list (Dockerfile.dockerignore) holds everything the build stage copies', () => {
+    const ignore = readFileSync(join(REPO_ROOT, `${DOCKERFILE}.dockerignore`), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    expect(ignore[0]).toBe('**');
+    const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/\*\*$/, ''));
+    for (const { sources } of buildCopies) for (const source of sources) expect(allowed).toContain(source);
+  });
+
+  test('the build stage installs production dependencies only, and the source imports nothing else', () => {
+    expect(ops(build, 'RUN')).toContain('bun install --frozen-lockfile --production --ignore-scripts');
+    const transpiler = new Bun.Transpiler({ loader: 'ts' });
+    const missing: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+          for (const { path: spec } of transpiler.scanImports(readFileSync(path, 'utf8'))) {
+            if (spec.startsWith('.') || spec === 'bun' || spec.startsWith('bun:') || spec.startsWith('node:')) continue;
+            const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+            if (!(name in pkg.dependencies)) missing.push(`${path.slice(REPO_ROOT.length + 1)} imports ${spec}`);
+          }
+        }
+      }
+    };
+    walk(join(REPO_ROOT, 'src'));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the binary the build stage makes', () => {
+  test('built by `bun run build` from exactly the copied files, it runs alone, serves /healthz and its HEALTHCHECK passes', async () => {
+    // The build stage, step by step: copy what the Dockerfile copies into WORKDIR (the repo's
+    // node_modules stands in for `bun install`), then run its build command there.
+    const work = join(temp, 'src');
+    mkdirSync(work, { recursive: true });
+    for (const { sources, dest } of buildCopies) {
+      for (const source of sources) {
+        const target = dest.endsWith('/') ? join(work, dest, source.split('/').at(-1)!) : join(work, dest);
+        mkdirSync(dirname(target), { recursive: true });
+        cpSync(join(REPO_ROOT, source), target, { recursive: true });
+      }
+    }
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
+    const built = Bun.spawnSync(['bun', 'run', 'build'], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env } });
+    expect(`${built.exitCode} ${built.stderr.toString()}`).toStartWith('0 ');
+
+    // The runtime stage: that file alone, no node_modules, no sources around it.
+    const root = join(temp, 'runtime');
+    mkdirSync(join(root, 'app'), { recursive: true });
+    const binary = join(root, 'app', 'pipewatch');
+    copyFileSync(join(work, outfile!), binary);
+    const service = await startService({ command: [binary], cwd: root, env: { QUEUE_DRIVER: 'sqlite' } });
+    try {
+      const health = await fetch(`${service.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      expect((await fetch(`${service.url}/docs`)).status).toBe(200);
+      expect((await fetch(`${service.url}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200); // embedded, no CDN
+      expect((await submit(service.url)).status).toBe(202);
+      expect(readdirSync(service.dataDir).length).toBeGreaterThan(0); // the queue lives in DATA_DIR
+
+      const healthcheck = JSON.parse(ops(runtime, 'HEALTHCHECK')[0]!.split('CMD ')[1]!) as string[];
+      const probe = (port: number) =>
+        Bun.spawnSync([binary, ...healthcheck.slice(1)], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: service.dataDir } }).exitCode;
+      expect(probe(service.port)).toBe(0);
+      expect(await service.stop('SIGTERM')).toBe(0); // `docker stop` sends SIGTERM
+      expect(probe(service.port)).toBe(1);
+    } finally {
+      await service.stop('SIGKILL');
+      rmSync(service.dataDir, { recursive: true, force: true });
+    }
+    expect(existsSync(join(work, 'dist', 'pipewatch'))).toBe(true);
+  });
+});
