@@ -73,7 +73,7 @@ export const ConfigSchema = T.Object({
   PROCESSING_DELAY_DISTRIBUTION: T.Union([T.Literal('uniform'), T.Literal('exponential'), T.Literal('fixed')], {
     default: 'uniform',
     description:
-      'Shape of the simulated processing delay: `uniform` between MIN and MAX (the seed); `exponential` MIN plus a long tail with mean (MAX − MIN) / 4, capped at MAX; `fixed` always MIN.',
+      'Shape of the simulated processing delay: `uniform` between MIN and MAX (the seed); `exponential` MIN plus a long tail with mean (MAX - MIN) / 4, capped at MAX; `fixed` always MIN.',
   }),
   PROCESSING_DELAY_MIN_MS: T.Number({ minimum: 0, maximum: 600_000, default: 10, description: 'Smallest simulated processing delay.' }),
   PROCESSING_DELAY_MAX_MS: T.Number({ minimum: 0, maximum: 600_000, default: 100, description: 'Largest simulated processing delay (the seed: 10 to 100 ms).' }),

@@ -144,7 +144,7 @@ export function createMetrics(build: BuildInfo = { version: 'dev', commit: 'unkn
     }),
     enqueueRejections: new Counter({
       name: 'pipewatch_enqueue_rejections_total',
-      help: 'Submissions refused with 503 because the queue was full (backpressure) or draining.',
+      help: 'Submissions refused with 503, by reason: capacity (queue full: backpressure), draining (shutting down) or storage (the queue file could not be written: check disk space and the logs).',
       labelNames: ['reason'] as const,
       ...on,
     }),
@@ -177,7 +177,7 @@ export function createMetrics(build: BuildInfo = { version: 'dev', commit: 'unkn
 
   metrics.buildInfo.set({ version: build.version, commit: build.commit, bun_version: Bun.version }, 1);
   for (const outcome of ['succeeded', 'retried', 'failed'] satisfies JobOutcome[]) metrics.jobOutcomes.inc({ outcome }, 0);
-  for (const reason of ['capacity', 'draining']) metrics.enqueueRejections.inc({ reason }, 0);
+  for (const reason of ['capacity', 'draining', 'storage']) metrics.enqueueRejections.inc({ reason }, 0);
   for (const state of ['queued', 'processing', 'succeeded', 'failed'] satisfies JobStateLabel[]) metrics.queueJobs.set({ state }, 0);
   return metrics;
 }

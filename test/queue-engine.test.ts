@@ -65,6 +65,31 @@ test('enqueues of one tick are committed in one transaction, and each resolves o
   expect(transactions).toBe(4);
 });
 
+test('a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on', async () => {
+  const store = openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  let poison = false;
+  // A real SQLite failure inside the group commit: the poisoned insert repeats an id (UNIQUE).
+  const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
+    insert: (id: string, record: typeof RECORD, now: number) => {
+      store.insert(id, record, now);
+      if (poison) store.insert(id, record, now);
+    },
+  });
+  const { queue, metrics } = makeQueue(failing, { process: succeed });
+  const before = await queue.enqueue(RECORD);
+  poison = true;
+  const refused = await Promise.allSettled([queue.enqueue(RECORD), queue.enqueue(RECORD)]);
+  poison = false;
+  for (const outcome of refused) {
+    expect(outcome.status).toBe('rejected');
+    expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'QueueUnavailableError', reason: 'storage' });
+  }
+  const after = await queue.enqueue(RECORD);
+  expect(queue.stats().depth.queued).toBe(2);
+  expect([queue.status(before)?.state, queue.status(after)?.state]).toEqual(['queued', 'queued']);
+  expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
+});
+
 test('a stuck attempt loses its lease: the job runs again, and the late answer changes nothing', async () => {
   let calls = 0;
   let releaseStuck: () => void = () => {};

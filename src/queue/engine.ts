@@ -41,6 +41,8 @@ const PRUNE_BATCH = 1000;
 const COMMIT_RETRY_MS = 100;
 /** Retry-After when the queue is draining for a restart. */
 const DRAINING_RETRY_AFTER_S = 5;
+/** Retry-After when a commit failed (disk full, I/O error): an operator has to act first. */
+const STORAGE_RETRY_AFTER_S = 30;
 
 /**
  * The queue itself, over any JobStore. Everything that writes goes through `flush`, which runs
@@ -246,7 +248,7 @@ export class JobQueue implements Queue {
     // 202); finished attempts are kept and written with the next commit.
     const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'unknown');
     this.deps.log.error({ code, enqueues: batch?.ids.length ?? 0, settles: settles.length }, 'queue commit failed');
-    batch?.committed.reject(new Error(`the queue could not store the submission (${code})`));
+    batch?.committed.reject(new QueueUnavailableError('storage', STORAGE_RETRY_AFTER_S));
     this.settles = settles.concat(this.settles);
     if (!this.retryTimer && !this.closed) {
       this.retryTimer = setTimeout(() => {

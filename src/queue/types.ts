@@ -45,14 +45,23 @@ export interface QueueStats {
   capacity: number;
 }
 
-/** Thrown by enqueue when the backlog is at capacity (or the queue is draining): the client should retry later. */
+/**
+ * Thrown by enqueue when the backlog is at capacity, the queue is draining, or the store could
+ * not commit (e.g. disk full): nothing was accepted, the client should retry later.
+ */
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
   constructor(
-    readonly reason: 'capacity' | 'draining',
+    readonly reason: 'capacity' | 'draining' | 'storage',
     readonly retryAfterSeconds: number,
   ) {
-    super(reason === 'capacity' ? 'the processing queue is full' : 'the service is shutting down');
+    super(
+      reason === 'capacity'
+        ? 'the processing queue is full'
+        : reason === 'draining'
+          ? 'the service is shutting down'
+          : 'the processing queue cannot store submissions right now',
+    );
   }
 }
 
@@ -64,7 +73,7 @@ export class QueueStartError extends Error {
 export interface Queue {
   /**
    * Resolves with the job id once the submission is as durable as the driver promises (sqlite: its
-   * row is committed). Rejects with QueueUnavailableError when full or draining.
+   * row is committed). Rejects with QueueUnavailableError when full, draining or unable to commit.
    */
   enqueue(submission: Submission): Promise<string>;
   status(id: string): JobStatus | undefined;
