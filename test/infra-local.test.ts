@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStackConfig } from '../infra/config';
@@ -7,7 +7,7 @@ import { localStack } from '../infra/local';
 import { ALERTMANAGER_CONFIG } from '../infra/local/alertmanager';
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from '../infra/local/grafana';
 import { CONFIG_FILE, RULES_DIR } from '../infra/local/prometheus';
-import { MONITORING_PATHS, readGrafanaFiles, readPrometheusFiles, REPO_ROOT, type GrafanaFiles, type LocalMonitoringFiles } from '../infra/monitoring-files';
+import { MONITORING_PATHS, readLocalMonitoringFiles, REPO_ROOT, type LocalMonitoringFiles } from '../infra/monitoring-files';
 import { installPulumiMocks, isSecret, one, ofType, plain, secretInput, type Registered } from './support/pulumi-mocks';
 
 // The outputs of Docker/random the program consumes: built image id, pulled image ids, a password.
@@ -20,21 +20,8 @@ const mocks = installPulumiMocks({
   },
 });
 
-/**
- * Grafana's provisioning and dashboards come from another engineer's dashboards/ folder. Until it
- * lands, stand-ins of the documented shape (datasource uid `prometheus` at http://prometheus:9090,
- * provider reading /var/lib/grafana/dashboards) keep this test about the stack's wiring.
- */
-function grafanaFiles(): GrafanaFiles & { real: boolean } {
-  if (existsSync(join(REPO_ROOT, MONITORING_PATHS.grafanaDashboardProvider))) return { ...readGrafanaFiles(), real: true };
-  return {
-    real: false,
-    dashboards: [{ name: 'pipewatch.json', content: JSON.stringify({ uid: 'pipewatch', title: 'pipewatch', panels: [] }) }],
-    grafanaDatasources: Bun.YAML.stringify({ apiVersion: 1, datasources: [{ name: 'Prometheus', uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' }] }),
-    grafanaDashboardProvider: Bun.YAML.stringify({ apiVersion: 1, providers: [{ name: 'pipewatch', type: 'file', options: { path: '/var/lib/grafana/dashboards' } }] }),
-  };
-}
-const files: LocalMonitoringFiles = { ...readPrometheusFiles(), ...grafanaFiles() };
+/** The repo's own monitoring files, as `pulumi up` reads them. */
+const files: LocalMonitoringFiles = readLocalMonitoringFiles();
 
 /** The program as `pulumi up` runs it for a local stack, with these config values. */
 function up(config: Record<string, string> = {}) {
@@ -89,7 +76,8 @@ describe('local Docker stack', () => {
     const { resources } = await up();
     const prometheus = container(resources, 'prometheus');
     const uploaded = uploadAt(prometheus, CONFIG_FILE);
-    expect(uploaded).toBe(Bun.file(join(REPO_ROOT, MONITORING_PATHS.prometheusConfig)).size > 0 ? await Bun.file(join(REPO_ROOT, MONITORING_PATHS.prometheusConfig)).text() : '');
+    expect(uploaded).toBe(await Bun.file(join(REPO_ROOT, MONITORING_PATHS.prometheusConfig)).text());
+    expect(files.rules.length).toBeGreaterThan(0);
     for (const rule of files.rules) expect(uploadAt(prometheus, `${RULES_DIR}/${rule.name}`)).toBe(rule.content);
 
     const parsed = Bun.YAML.parse(uploaded) as { rule_files: string[]; scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }> };
@@ -138,7 +126,9 @@ describe('local Docker stack', () => {
     expect(uploadAt(grafana, `${PROVISIONING_DIR}/dashboards/pipewatch.yml`)).toBe(files.grafanaDashboardProvider);
     const provider = Bun.YAML.parse(files.grafanaDashboardProvider) as { providers: Array<{ options: { path: string } }> };
     expect(provider.providers.map((p) => p.options.path)).toContain(DASHBOARDS_DIR);
+    expect(files.dashboards.map((d) => d.name)).toContain('pipewatch-service.json');
     for (const dashboard of files.dashboards) expect(uploadAt(grafana, `${DASHBOARDS_DIR}/${dashboard.name}`)).toBe(dashboard.content);
+    expect(files.grafanaDatasources).toBe(await Bun.file(join(REPO_ROOT, MONITORING_PATHS.grafanaDatasources)).text());
     // The datasource reaches the Prometheus container by its name and port on the network.
     const datasources = Bun.YAML.parse(files.grafanaDatasources) as { datasources: Array<{ uid: string; url: string }> };
     const prometheus = container(resources, 'prometheus');
