@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStackConfig } from '../infra/config';
+import program from '../infra/index';
 import { localStack } from '../infra/local';
 import { ALERTMANAGER_CONFIG } from '../infra/local/alertmanager';
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from '../infra/local/grafana';
@@ -23,12 +24,9 @@ const mocks = installPulumiMocks({
 /** The repo's own monitoring files, as `pulumi up` reads them. */
 const files: LocalMonitoringFiles = readLocalMonitoringFiles();
 
-/** The program as `pulumi up` runs it for a local stack, with these config values. */
+/** The program (infra/index.ts) as `pulumi up` runs it for a local stack, with these config values. */
 function up(config: Record<string, string> = {}) {
-  return mocks.run(() => {
-    const { config: stackConfig, secrets } = readStackConfig();
-    return localStack(stackConfig, secrets, files).outputs;
-  }, { target: 'local', ...config });
+  return mocks.run(program, { target: 'local', ...config });
 }
 
 const container = (resources: Registered[], name: string) => plain(one(resources, 'docker:index/container:Container', name).inputs);
