@@ -2,6 +2,9 @@ import { afterAll, expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, sample, scrape, waitUntilFinal } from './support/queue';
 import { removeDataDir, startService, submit, type RunningService } from './support/service';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 30_000;
+
 let service: RunningService | undefined;
 afterAll(async () => {
   if (!service) return;
@@ -43,4 +46,4 @@ test('a full queue answers 503 with Retry-After, and every job it accepted is pr
 
   // Once drained, the queue takes submissions again.
   expect((await submit(service.url)).status).toBe(202);
-});
+}, TIMEOUT_MS);

@@ -2,6 +2,9 @@ import { afterAll, expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, STATE, readJobs, sample, scrape, waitUntilFinal } from './support/queue';
 import { removeDataDir, startService, submit, type RunningService } from './support/service';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 60_000;
+
 /**
  * The durability promise end to end: a real server process is SIGKILLed while clients stream
  * submissions at it, then restarted on the same data dir.
@@ -65,7 +68,7 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
   expect(recovery).toBeDefined();
   expect(recovery!.requeued + recovery!.dead_lettered).toBeGreaterThan(0);
 
-  const final = await waitUntilFinal(second.url, accepted, 60_000);
+  const final = await waitUntilFinal(second.url, accepted, 45_000);
   expect(final.size).toBe(acceptedBeforeKill);
   for (const status of final.values()) expect(['succeeded', 'failed']).toContain(status.state);
 
@@ -98,4 +101,4 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
   const rows = readJobs(first.dataDir);
   for (const id of accepted) expect([STATE.succeeded, STATE.failed]).toContain(rows.get(id)!.state as 2 | 3);
   for (const row of rows.values()) expect(row.state === STATE.succeeded || row.state === STATE.failed).toBe(true);
-});
+}, TIMEOUT_MS);

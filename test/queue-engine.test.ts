@@ -12,6 +12,9 @@ import { createMemoryStore } from '../src/queue/stores/memory';
 import { openSqliteStore } from '../src/queue/stores/sqlite';
 import { sample, waitFor } from './support/queue';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 20_000;
+
 /** The queue engine in-process, on real SQLite files (and the memory store), with processors written for each case. */
 const dirs: string[] = [];
 const queues: JobQueue[] = [];
@@ -63,7 +66,7 @@ test('enqueues of one tick are committed in one transaction, and each resolves o
   // One at a time (each awaited): one transaction each.
   for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
   expect(transactions).toBe(4);
-});
+}, TIMEOUT_MS);
 
 test('a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on', async () => {
   const store = openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
@@ -88,7 +91,7 @@ test('a commit that fails refuses the whole tick with 503-style storage errors, 
   expect(queue.stats().depth.queued).toBe(2);
   expect([queue.status(before)?.state, queue.status(after)?.state]).toEqual(['queued', 'queued']);
   expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
-});
+}, TIMEOUT_MS);
 
 test('a stuck attempt loses its lease: the job runs again, and the late answer changes nothing', async () => {
   let calls = 0;
@@ -107,7 +110,7 @@ test('a stuck attempt loses its lease: the job runs again, and the late answer c
   await Bun.sleep(50);
   expect(queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
   expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
-});
+}, TIMEOUT_MS);
 
 test('a restart on the same file resumes queued jobs, and interrupted ones count as an attempt', async () => {
   const dir = tempDir();
@@ -129,7 +132,7 @@ test('a restart on the same file resumes queued jobs, and interrupted ones count
   await waitFor('both jobs to succeed', () => ids.every((id) => b.queue.status(id)?.state === 'succeeded'));
   expect(b.queue.status(ids[0]!)?.attempts).toBe(2);
   expect(b.queue.status(ids[1]!)?.attempts).toBe(1);
-});
+}, TIMEOUT_MS);
 
 for (const driver of ['sqlite', 'memory'] as const) {
   test(`${driver}: retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age`, async () => {
@@ -151,7 +154,7 @@ for (const driver of ['sqlite', 'memory'] as const) {
     aged.queue.start();
     await waitFor('the finished job to be pruned by age', () => aged.queue.status(old) === undefined, 5000);
     expect(aged.queue.stats().depth.succeeded).toBe(0);
-  });
+  }, TIMEOUT_MS);
 }
 
 test('the oldest-job gauge tracks the oldest unfinished job, and the backlog gauge the queued count', async () => {
@@ -165,7 +168,7 @@ test('the oldest-job gauge tracks the oldest unfinished job, and the backlog gau
   queue.start();
   await waitFor('the backlog to drain', () => queue.stats().depth.queued === 0);
   expect(sample(await renderMetrics(metrics), 'pipewatch_queue_oldest_job_age_seconds')).toBe(0);
-});
+}, TIMEOUT_MS);
 
 test('backoff is exponential with full jitter, capped at RETRY_MAX_MS', () => {
   expect(retryDelayMs(1, 200, 30_000, () => 0)).toBe(0);
@@ -177,7 +180,7 @@ test('backoff is exponential with full jitter, capped at RETRY_MAX_MS', () => {
     expect(delay).toBeGreaterThanOrEqual(0);
     expect(delay).toBeLessThan(1600);
   }
-});
+}, TIMEOUT_MS);
 
 test('the simulated delay follows its distribution within [min, max], and the failure rate holds at 0 and 1', async () => {
   const options = { minMs: 10, maxMs: 100, failureRate: 0 };
@@ -197,4 +200,4 @@ test('the simulated delay follows its distribution within [min, max], and the fa
   const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
   const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD) : always(RECORD))));
   outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
-});
+}, TIMEOUT_MS);

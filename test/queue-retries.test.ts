@@ -2,6 +2,9 @@ import { afterAll, expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, sample, scrape, waitUntilFinal } from './support/queue';
 import { removeDataDir, startService, submit, type RunningService } from './support/service';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 30_000;
+
 /** Retries and dead-lettering through a real server process, at both ends of FAILURE_RATE. */
 const services: RunningService[] = [];
 afterAll(async () => {
@@ -45,7 +48,7 @@ for (const driver of ['sqlite', 'memory'] as const) {
     expect(deadLetters.length).toBe(JOBS);
     expect(service.output()).not.toContain('Ravi');
     expect(service.output()).not.toContain('Delhi');
-  });
+  }, TIMEOUT_MS);
 }
 
 test('sqlite: at FAILURE_RATE=0 every job succeeds on its first attempt, nothing is retried', async () => {
@@ -62,4 +65,4 @@ test('sqlite: at FAILURE_RATE=0 every job succeeds on its first attempt, nothing
   expect(sample(metrics, 'pipewatch_queue_jobs{state="queued"}')).toBe(0);
   expect(sample(metrics, 'pipewatch_queue_oldest_job_age_seconds')).toBe(0);
   expect(sample(metrics, 'pipewatch_jobs_in_flight')).toBe(0);
-});
+}, TIMEOUT_MS);

@@ -2,6 +2,9 @@ import { afterAll, expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, STATE, jobStatus, readJobs, waitFor, waitUntilFinal } from './support/queue';
 import { removeDataDir, startService, submit, type RunningService } from './support/service';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 30_000;
+
 /** Graceful shutdown: SIGTERM lets running attempts finish within the grace period, the rest stays queued. */
 const services: RunningService[] = [];
 afterAll(async () => {
@@ -53,7 +56,7 @@ test('SIGTERM lets in-flight jobs finish, leaves queued ones queued, and the nex
   for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1, lastError: null });
   // Nothing was interrupted, so the restart had nothing to recover.
   expect(second.logs().some((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toBe(false);
-});
+}, TIMEOUT_MS);
 
 test('attempts still running when the grace period ends are queued again without using up an attempt', async () => {
   const env = { ...FAST_QUEUE_ENV, WORKER_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '1000' };
@@ -70,4 +73,4 @@ test('attempts still running when the grace period ends are queued again without
   services.push(second);
   const final = await waitUntilFinal(second.url, ids);
   for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
-});
+}, TIMEOUT_MS);

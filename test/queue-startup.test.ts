@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { runToExit } from './support/queue';
 import { removeDataDir, startService } from './support/service';
 
+/** Explicit per-test budget: these tests start real processes and wait for real work. */
+const TIMEOUT_MS = 30_000;
+
 /** A data dir the queue cannot use stops the start with exit 1 and one line that names DATA_DIR and the fix. */
 const root = mkdtempSync(join(tmpdir(), 'pipewatch-startup-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -26,20 +29,20 @@ test('DATA_DIR that is a regular file', async () => {
   const file = join(root, 'a-file');
   writeFileSync(file, 'not a directory');
   await expectStartFailure(file, /it is a file, not a directory; point DATA_DIR at a directory/);
-});
+}, TIMEOUT_MS);
 
 test('DATA_DIR below a regular file (cannot be created)', async () => {
   const file = join(root, 'parent-file');
   writeFileSync(file, 'not a directory');
   await expectStartFailure(join(file, 'data'), /one of its parents is a file, not a directory; point DATA_DIR at a directory/);
-});
+}, TIMEOUT_MS);
 
 test('a queue file full of garbage', async () => {
   const dir = join(root, 'garbage');
   mkdirSync(dir);
   writeFileSync(join(dir, 'queue.sqlite'), Buffer.alloc(64 * 1024, 'garbage!'));
   await expectStartFailure(dir, /not a valid SQLite database .*restore it from a backup, or move it away/);
-});
+}, TIMEOUT_MS);
 
 test('a queue file whose pages are damaged', async () => {
   const dir = join(root, 'damaged');
@@ -57,7 +60,7 @@ test('a queue file whose pages are damaged', async () => {
   bytes.fill(0xa5, 4096 * 3, 4096 * 10);
   writeFileSync(file, bytes);
   await expectStartFailure(dir, /(integrity check|not a valid SQLite database).*restore it from a backup/);
-});
+}, TIMEOUT_MS);
 
 test('an SQLite file that is not a pipewatch queue', async () => {
   const dir = join(root, 'foreign');
@@ -66,7 +69,7 @@ test('an SQLite file that is not a pipewatch queue', async () => {
   db.exec('CREATE TABLE something_else (x)');
   db.close();
   await expectStartFailure(dir, /not a pipewatch queue; move it away/);
-});
+}, TIMEOUT_MS);
 
 test('a data dir that another running pipewatch owns', async () => {
   const owner = await startService({ env: { SHUTDOWN_DRAIN_MS: '0' } });
@@ -76,4 +79,4 @@ test('a data dir that another running pipewatch owns', async () => {
     await owner.stop();
     removeDataDir(owner.dataDir);
   }
-});
+}, TIMEOUT_MS);
