@@ -343,8 +343,11 @@ export class JobQueue implements Queue {
       const pruned = this.store.prune(now - this.options.retentionMaxAgeMs, excess, PRUNE_BATCH);
       this.counts.succeeded -= pruned.succeeded;
       this.counts.failed -= pruned.failed;
-      // More to delete: another small transaction on the next maintenance run, not one huge one now.
-      if (pruned.succeeded + pruned.failed === PRUNE_BATCH) this.lastPruneAt = 0;
+      // More to delete (e.g. retention was just lowered): another small transaction shortly,
+      // letting requests and workers in between, rather than one huge one now.
+      if (pruned.succeeded + pruned.failed === PRUNE_BATCH && !this.closed) {
+        setTimeout(() => !this.closed && this.prune(Date.now()), 10).unref?.();
+      }
     } catch (error) {
       this.deps.log.error({ code: (error as { code?: string }).code ?? 'unknown' }, 'retention pruning failed');
     }
