@@ -68,8 +68,9 @@ export function readmeSection(config: MonitoringConfig, input: { dashboard: Dash
     out(
       `![Prometheus graph of the processing failure ratio during the end-to-end test](${input.screenshot})`,
       '',
-      '*Prometheus\'s graph page after the end-to-end test\'s load (real service, real Prometheus, `FAILURE_RATE=0.2`): the',
-      'recorded processing failure ratio settles near the configured failure rate.*',
+      '*Prometheus\'s graph page at the end of the end-to-end test (real services, real Prometheus, 1 s scrape): the recorded',
+      '`job:app_processing_failures:ratio_rate5m` of the healthy service settles near its `FAILURE_RATE=0.15`, the broken',
+      'service (`FAILURE_RATE=1`, job `pipewatch-broken`) sits at 1 and fires PipewatchProcessingFailureRatioHigh.*',
       '',
     );
   }

@@ -165,7 +165,9 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     ruleFiles.push(target);
   }
   const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, scrapeConfig(options, ruleFiles));
+  // With scrapeSelf the full config (rules included) is loaded by a reload once the port is known;
+  // loading rules only then avoids restarting rule groups mid-run ("out of order sample" on ALERTS).
+  writeFileSync(configFile, scrapeConfig(options, options.scrapeSelf ? [] : ruleFiles));
 
   const proc = Bun.spawn(
     [
@@ -305,6 +307,9 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         const { yaml } = await get<{ yaml: string }>('/api/v1/status/config');
         return yaml.includes('job_name: prometheus');
       }, timeoutMs);
+      if (ruleFiles.length) {
+        await waitFor('the rule files to be loaded', async () => (await running.rules()).length > 0, timeoutMs);
+      }
     }
   } catch (error) {
     await stop();
