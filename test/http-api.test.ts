@@ -165,3 +165,15 @@ describe('/metrics', () => {
     await apiOnly.close();
   });
 });
+
+describe('hot path', () => {
+  test('string formats are checked by lean regexes, not the zod/valibot checks @elysiajs/openapi installs', async () => {
+    const { FormatRegistry } = await import('@sinclair/typebox');
+    const { LEAN_FORMATS } = await import('../src/http/formats');
+    for (const [name, check] of Object.entries(LEAN_FORMATS)) expect(FormatRegistry.Get(name)).toBe(check);
+    expect(LEAN_FORMATS.uuid!('0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10')).toBe(true);
+    expect(LEAN_FORMATS.uuid!('0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f1')).toBe(false);
+    expect(LEAN_FORMATS['date-time']!(new Date().toISOString())).toBe(true);
+    expect(LEAN_FORMATS['date-time']!('2026-13-45T99:00:00Z')).toBe(false);
+  });
+});

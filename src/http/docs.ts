@@ -1,10 +1,14 @@
 import { openapi } from '@elysiajs/openapi';
 import { Elysia } from 'elysia';
+import { installLeanFormats } from './formats';
 import { ProblemError } from './problem';
 // Swagger UI is embedded into the compiled binary (air-gapped networks reach no CDN).
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' };
 import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
 import favicon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' };
+
+// After the openapi import above has replaced them (see formats.ts).
+installLeanFormats();
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   'swagger-ui-bundle.js': { file: swaggerBundle as unknown as string, type: 'text/javascript; charset=utf-8' },
