@@ -9,7 +9,8 @@
  * the length of `sustained`: the YAML keeps working defaults for a plain `artillery run`. The exit code is Artillery's:
  * non-zero when an `ensure` gate or an expectation failed.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 export const SCENARIOS = ['smoke', 'load', 'spike', 'soak', 'bad-input'] as const;
@@ -25,7 +26,9 @@ export interface RunOptions {
   output?: string;
   /** Extra environment, e.g. PIPEWATCH_METRICS_URL or the soak's SOAK_DURATION. */
   env?: Record<string, string>;
-  /** Extra `artillery run` arguments, e.g. ['--overrides', '{...}']. */
+  /** Merged into the scenario's config, e.g. { phases: [...], variables: {...} } (arrays replace). */
+  overrides?: Record<string, unknown>;
+  /** Extra `artillery run` arguments (not --overrides: use `overrides`). */
   args?: string[];
   /** New virtual users per second in the `sustained` phase (and the end of `ramp`). */
   rate?: number;
@@ -102,13 +105,38 @@ export function phaseOverrides(scenario: Scenario, tune: { rate?: number; durati
   return JSON.stringify({ config: { phases } });
 }
 
+/** One --overrides JSON (Artillery reads only one): phase tuning, caller's config, processor path. */
+function mergeOverrides(...parts: Array<Record<string, unknown> | undefined>): string {
+  return JSON.stringify({ config: Object.assign({}, ...parts.filter(Boolean)) });
+}
+
 function envNumber(name: string): number | undefined {
   const value = process.env[name];
   return value === undefined || value.trim() === '' ? undefined : Number(value);
 }
 
+/**
+ * Bundles the TypeScript processor into a private temp dir. Artillery would bundle it itself into
+ * artillery/processors/dist/ and delete that file when its run ends, under any other run still
+ * using it; a per-run bundle lets runs (and test files) overlap safely.
+ */
+async function bundleProcessor(dir: string): Promise<string> {
+  const built = await Bun.build({ entrypoints: [join(ROOT, 'artillery/processors/pipewatch.ts')], outdir: dir, target: 'node', format: 'esm', naming: 'pipewatch.mjs' });
+  if (!built.success) throw new Error(`bundling the processor failed:\n${built.logs.join('\n')}`);
+  return join(dir, 'pipewatch.mjs');
+}
+
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const target = checkTarget(options.target ?? process.env.PIPEWATCH_TARGET ?? DEFAULT_TARGET);
+  const work = mkdtempSync(join(tmpdir(), 'pipewatch-artillery-run-'));
+  try {
+    return await runArtillery(scenario, target, await bundleProcessor(work), options);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function runArtillery(scenario: Scenario, target: string, processor: string, options: RunOptions): Promise<RunResult> {
   const args = ['run', '--target', target];
   if (options.output) {
     mkdirSync(dirname(resolve(options.output)), { recursive: true });
@@ -118,7 +146,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     rate: options.rate ?? envNumber('LOAD_RATE'),
     durationSeconds: options.durationSeconds ?? envNumber('SOAK_DURATION'),
   });
-  if (overrides) args.push('--overrides', overrides);
+  const tuned = overrides ? (JSON.parse(overrides) as { config: Record<string, unknown> }).config : undefined;
+  args.push('--overrides', mergeOverrides(tuned, options.overrides, { processor }));
   args.push(...(options.args ?? []), scenarioFile(scenario));
   // Node runs Artillery's CLI (its documented runtime); Bun runs everything else.
   const proc = Bun.spawn(['node', ARTILLERY_BIN, ...args], {

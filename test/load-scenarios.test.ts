@@ -88,8 +88,8 @@ describe('the gates fail the run on a breach', () => {
       },
     });
     try {
-      const overrides = { config: { phases: [{ name: 'sustained', duration: 3, arrivalRate: 5 }], variables: { maxSubmitAttempts: 1 } } };
-      const result = await runScenario('load', { target: service.url, quiet: true, args: ['--overrides', JSON.stringify(overrides)] });
+      const overrides = { phases: [{ name: 'sustained', duration: 3, arrivalRate: 5 }], variables: { maxSubmitAttempts: 1 } };
+      const result = await runScenario('load', { target: service.url, quiet: true, overrides });
       expect(result.exitCode, explain(result)).not.toBe(0);
       const lines = checkLines(result);
       expect(lines).toContain('fail: (pw.submit.codes.5xx or 0) <= 0.005 * pw.submit.requests');
