@@ -72,6 +72,10 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
   expect(final.size).toBe(acceptedBeforeKill);
   for (const status of final.values()) expect(['succeeded', 'failed']).toContain(status.state);
 
+  const retried = sample(await scrape(second.metricsUrl), 'pipewatch_job_outcomes_total{outcome="retried"}') ?? 0;
+  // Stopped before reading its logs: log lines are written in batches, all of them by exit.
+  expect(await second.stop('SIGTERM')).toBe(0);
+
   // Every attempt either process logged, per job: each one is counted in `attempts`, and a
   // second success can only be a later, counted attempt.
   const successes = new Map<string, number[]>();
@@ -93,11 +97,9 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
     if (status) expect(status.attempts).toBeGreaterThanOrEqual(Math.max(...attempts));
     if (attempts.length > 1) repeated++;
   }
-  const retried = sample(await scrape(second.metricsUrl), 'pipewatch_job_outcomes_total{outcome="retried"}') ?? 0;
   expect(retried).toBeGreaterThanOrEqual(repeated);
 
   // On disk too: nothing accepted is missing, nothing is left unfinished.
-  expect(await second.stop('SIGTERM')).toBe(0);
   const rows = readJobs(first.dataDir);
   for (const id of accepted) expect([STATE.succeeded, STATE.failed]).toContain(rows.get(id)!.state as 2 | 3);
   for (const row of rows.values()) expect(row.state === STATE.succeeded || row.state === STATE.failed).toBe(true);
