@@ -1,7 +1,7 @@
 // The baseline: the least a Bun JSON endpoint can do. Parses the body, answers 202 with an id.
 const server = Bun.serve({
   hostname: '127.0.0.1',
-  port: 0,
+  port: Number(process.env.PORT ?? 0),
   reusePort: false,
   async fetch(request) {
     if (request.method !== 'POST') return new Response('not found', { status: 404 });

@@ -38,6 +38,17 @@ const targets: Target[] = [
     // Capacity high enough that a long run measures acceptance, not 503 backpressure.
     env: { QUEUE_DRIVER: 'sqlite', LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' },
   },
+  // Where the time goes: the same service without durability, and without the access log.
+  {
+    name: 'pipewatch, memory queue (not durable)',
+    command: [process.execPath, join(ROOT, 'src/main.ts')],
+    env: { QUEUE_DRIVER: 'memory', LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' },
+  },
+  {
+    name: 'pipewatch (sqlite), no access log (LOG_LEVEL=warn)',
+    command: [process.execPath, join(ROOT, 'src/main.ts')],
+    env: { QUEUE_DRIVER: 'sqlite', LOG_LEVEL: 'warn', QUEUE_CAPACITY: '100000000' },
+  },
 ];
 
 interface Result {
@@ -47,33 +58,30 @@ interface Result {
   errors: number;
 }
 
+/** A free loopback port (LOG_LEVEL=warn hides the log line that would tell it). */
+function freePort(): number {
+  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
 async function start(target: Target, dataDir: string) {
-  const logFile = join(work, `${target.name.replace(/\W+/g, '-')}.log`);
+  const port = freePort();
   const proc = Bun.spawn(['taskset', '-c', '0', ...target.command], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, ...target.env },
-    stdout: 'pipe',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...target.env },
+    // Logs go to a file, as a container runtime would take them; not to /dev/null, which is free.
+    stdout: Bun.file(join(work, `${target.name.replace(/\W+/g, '-')}.log`)),
     stderr: 'inherit',
   });
-  // Read the port from the first line, then keep draining stdout into a file (like a container runtime would).
-  const reader = proc.stdout.getReader();
-  let text = '';
-  while (!text.includes('pipewatch listening')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${target.name} exited before listening`);
-    text += new TextDecoder().decode(value);
+  const url = `http://127.0.0.1:${port}/healthz`;
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${target.name} exited with ${proc.exitCode}`);
+    if (i > 200) throw new Error(`${target.name} did not answer within 10 s`);
+    if (await fetch(url).then((r) => r.ok || r.status === 404, () => false)) break;
+    await Bun.sleep(50);
   }
-  const line = text.split('\n').find((l) => l.includes('pipewatch listening'))!;
-  const port = (JSON.parse(line) as { port: number }).port;
-  const sink = Bun.file(logFile).writer();
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      sink.write(value);
-    }
-    await sink.end();
-  })();
   return { proc, port };
 }
 
