@@ -3,7 +3,7 @@
  * durable SQLite enqueue) next to a bare Bun.serve JSON handler, measured in the same run.
  * Server pinned to core 0, wrk on core 1, 50 connections. Prints a markdown table.
  *
- *   bun run bench:http [seconds per round=10] [rounds=2]
+ *   bun run bench:http [seconds per round=10] [rounds=3]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dir, '../..');
 const SECONDS = Number(process.argv[2] ?? 10);
-const ROUNDS = Number(process.argv[3] ?? 2);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const CONNECTIONS = 50;
 
 for (const tool of ['wrk', 'taskset']) {
