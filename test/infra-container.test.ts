@@ -42,6 +42,7 @@ function parseDockerfile(text: string): Stage[] {
 const dockerfile = readFileSync(join(REPO_ROOT, DOCKERFILE), 'utf8');
 const [build, runtime] = parseDockerfile(dockerfile) as [Stage, Stage];
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
   packageManager: string;
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
@@ -124,7 +125,9 @@ describe('the binary the build stage makes', () => {
       }
     }
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
-    const built = Bun.spawnSync(['bun', 'run', 'build'], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env } });
+    // As in the Dockerfile: no .git in the context, the commit arrives as the PIPEWATCH_COMMIT build argument.
+    expect(ops(build, 'ARG')).toContain('PIPEWATCH_COMMIT=unknown');
+    const built = Bun.spawnSync(['bun', 'run', 'build'], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, PIPEWATCH_COMMIT: 'c0ffee' } });
     expect(`${built.exitCode} ${built.stderr.toString()}`).toStartWith('0 ');
 
     // The runtime stage: that file alone, no node_modules, no sources around it.
@@ -140,6 +143,7 @@ describe('the binary the build stage makes', () => {
       expect((await fetch(`${service.url}/docs`)).status).toBe(200);
       expect((await fetch(`${service.url}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200); // embedded, no CDN
       expect((await submit(service.url)).status).toBe(202);
+      expect(await (await fetch(`${service.url}/metrics`)).text()).toContain(`pipewatch_build_info{version="${pkg.version}",commit="c0ffee"`);
       expect(readdirSync(service.dataDir).length).toBeGreaterThan(0); // the queue lives in DATA_DIR
 
       const healthcheck = JSON.parse(ops(runtime, 'HEALTHCHECK')[0]!.split('CMD ')[1]!) as string[];

@@ -60,6 +60,9 @@ describe('local Docker stack', () => {
     expect(image.build.dockerfile).toBe(join(REPO_ROOT, 'infra/container/Dockerfile'));
     expect(image.buildOnPreview).toBe(false);
     expect(image.skipPush).toBe(true);
+    // The context has no .git, so the commit for pipewatch_build_info travels as a build argument.
+    const head = Bun.spawnSync(['git', 'rev-parse', 'HEAD'], { cwd: REPO_ROOT }).stdout.toString().trim();
+    expect(image.build.args.PIPEWATCH_COMMIT).toStartWith(head);
     const app = container(resources, 'pipewatch');
     expect(app.image).toBe('sha256:built-from-the-repo');
     const volume = one(resources, 'docker:index/volume:Volume', 'pipewatch-data').inputs;

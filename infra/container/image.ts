@@ -1,5 +1,6 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../monitoring-files';
 
@@ -30,6 +31,7 @@ export function serviceImage(name: string, args: ServiceImageArgs, opts?: pulumi
         context: REPO_ROOT,
         dockerfile: join(REPO_ROOT, DOCKERFILE),
         builderVersion: 'BuilderBuildKit',
+        args: { PIPEWATCH_COMMIT: sourceCommit() },
         ...(args.platform ? { platform: args.platform } : {}),
       },
       buildOnPreview: false,
@@ -38,4 +40,13 @@ export function serviceImage(name: string, args: ServiceImageArgs, opts?: pulumi
     },
     opts,
   );
+}
+
+/** The commit being deployed (`-dirty` with uncommitted changes), baked into pipewatch_build_info. */
+export function sourceCommit(): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=40'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
