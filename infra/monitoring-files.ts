@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StackConfigError } from './config';
+import type { CloudAlert } from './monitoring/outputs';
 
 /** The repository this Pulumi project deploys; monitoring files are read from it at program run time. */
 export const REPO_ROOT = resolve(import.meta.dir, '..');
@@ -75,18 +76,8 @@ export function readLocalMonitoringFiles(root = REPO_ROOT): LocalMonitoringFiles
   return { ...readPrometheusFiles(root), ...readGrafanaFiles(root) };
 }
 
-/** One alert rule, translated by the monitoring engineer for Cloud Monitoring (PromQL over Managed Prometheus). */
-export interface CloudAlert {
-  name: string;
-  displayName: string;
-  severity: string;
-  /** Seconds the condition must hold before the alert fires (Prometheus `for`). */
-  for: number;
-  promql: string;
-  summary: string;
-  description: string;
-  runbook: string;
-}
+/** One alert rule as the monitoring source emits it for Cloud Monitoring (PromQL over Managed Prometheus). */
+export type { CloudAlert };
 
 const STRING_FIELDS = ['name', 'displayName', 'severity', 'promql', 'summary', 'description', 'runbook'] as const;
 

@@ -52,58 +52,39 @@ function targets(queries: Query[]) {
   });
 }
 
+type Builder = timeseries.PanelBuilder | stat.PanelBuilder | table.PanelBuilder;
+
+/** What every panel kind shares: text, datasource, unit, size, thresholds, value range and queries. */
+function configure<B extends Builder>(panel: B, spec: PanelSpec, size: { width: number; height: number }, queries = spec.queries): B {
+  panel.title(spec.title).description(spec.description).datasource(DATASOURCE).unit(spec.unit);
+  panel.span(spec.width ?? size.width).height(spec.height ?? size.height).thresholds(steps(spec));
+  if (spec.min !== undefined) panel.min(spec.min);
+  if (spec.max !== undefined) panel.max(spec.max);
+  if (spec.decimals !== undefined) panel.decimals(spec.decimals);
+  for (const target of targets(queries)) panel.withTarget(target);
+  return panel;
+}
+
 /** A graph; thresholds are drawn as dashed lines (the SLO and alert levels from the monitoring config). */
 export function graph(spec: PanelSpec) {
-  const panel = new timeseries.PanelBuilder()
-    .title(spec.title)
-    .description(spec.description)
-    .datasource(DATASOURCE)
-    .unit(spec.unit)
-    .span(spec.width ?? 12)
-    .height(spec.height ?? 8)
-    .thresholds(steps(spec))
+  return configure(new timeseries.PanelBuilder(), spec, { width: 12, height: 8 })
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(spec.thresholds?.length ? common.GraphThresholdsStyleMode.Dashed : common.GraphThresholdsStyleMode.Off))
     .fillOpacity(10)
     .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
     .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
-  if (spec.min !== undefined) panel.min(spec.min);
-  if (spec.max !== undefined) panel.max(spec.max);
-  if (spec.decimals !== undefined) panel.decimals(spec.decimals);
-  for (const target of targets(spec.queries)) panel.withTarget(target);
-  return panel;
 }
 
 /** One big number, coloured by thresholds, with a sparkline. */
 export function single(spec: PanelSpec) {
-  const panel = new stat.PanelBuilder()
-    .title(spec.title)
-    .description(spec.description)
-    .datasource(DATASOURCE)
-    .unit(spec.unit)
-    .span(spec.width ?? 4)
-    .height(spec.height ?? 5)
-    .thresholds(steps(spec))
+  return configure(new stat.PanelBuilder(), spec, { width: 4, height: 5 })
     .colorMode(common.BigValueColorMode.Value)
     .graphMode(common.BigValueGraphMode.Area)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
-  if (spec.min !== undefined) panel.min(spec.min);
-  if (spec.max !== undefined) panel.max(spec.max);
-  if (spec.decimals !== undefined) panel.decimals(spec.decimals);
-  for (const target of targets(spec.queries)) panel.withTarget(target);
-  return panel;
 }
 
 /** A table of the latest values (e.g. the alerts that are pending or firing). */
 export function list(spec: PanelSpec) {
-  const panel = new table.PanelBuilder()
-    .title(spec.title)
-    .description(spec.description)
-    .datasource(DATASOURCE)
-    .unit(spec.unit)
-    .span(spec.width ?? 12)
-    .height(spec.height ?? 8)
-    .thresholds(steps(spec))
-    .noValue('No alerts pending or firing');
-  for (const target of targets(spec.queries.map((q) => ({ ...q, instant: true })))) panel.withTarget(target);
-  return panel;
+  return configure(new table.PanelBuilder(), spec, { width: 12, height: 8 }, spec.queries.map((q) => ({ ...q, instant: true }))).noValue(
+    'No alerts pending or firing',
+  );
 }
