@@ -1,6 +1,6 @@
-import { afterAll, expect, test } from 'bun:test';
+import { expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, STATE, readJobs, sample, scrape, waitUntilFinal } from './support/queue';
-import { removeDataDir, startService, submit, type RunningService } from './support/service';
+import { serviceFleet, submit } from './support/service';
 
 /** Explicit per-test budget: these tests start real processes and wait for real work. */
 const TIMEOUT_MS = 60_000;
@@ -21,11 +21,7 @@ const ENV = {
   LOG_LEVEL: 'debug',
 };
 
-const services: RunningService[] = [];
-afterAll(async () => {
-  for (const service of services) await service.stop('SIGKILL');
-  if (services[0]) removeDataDir(services[0].dataDir);
-});
+const start = serviceFleet();
 
 interface AttemptLine {
   msg?: string;
@@ -35,8 +31,7 @@ interface AttemptLine {
 }
 
 test('after SIGKILL mid-stream and a restart, every 202 reaches a final state and no success repeats without a recorded retry', async () => {
-  const first = await startService({ env: ENV });
-  services.push(first);
+  const first = await start({ env: ENV });
 
   const accepted = new Set<string>();
   let killed = false;
@@ -59,8 +54,7 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
   await Promise.all(clients);
   const acceptedBeforeKill = accepted.size;
 
-  const second = await startService({ env: ENV, dataDir: first.dataDir });
-  services.push(second);
+  const second = await start({ env: ENV, dataDir: first.dataDir });
   const recovery = second.logs().find((line) => line.msg === 'recovered jobs interrupted by an unclean stop') as
     | { requeued: number; dead_lettered: number }
     | undefined;

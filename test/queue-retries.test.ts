@@ -1,24 +1,17 @@
-import { afterAll, expect, test } from 'bun:test';
+import { expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, sample, scrape, waitFor, waitUntilFinal } from './support/queue';
-import { removeDataDir, startService, submit, type RunningService } from './support/service';
+import { serviceFleet, submit } from './support/service';
 
 /** Explicit per-test budget: these tests start real processes and wait for real work. */
 const TIMEOUT_MS = 30_000;
 
 /** Retries and dead-lettering through a real server process, at both ends of FAILURE_RATE. */
-const services: RunningService[] = [];
-afterAll(async () => {
-  for (const service of services) {
-    await service.stop('SIGKILL');
-    removeDataDir(service.dataDir);
-  }
-});
+const start = serviceFleet();
 
 const JOBS = 10;
 
 async function run(env: Record<string, string>) {
-  const service = await startService({ env: { ...FAST_QUEUE_ENV, MAX_ATTEMPTS: '3', ...env } });
-  services.push(service);
+  const service = await start({ env: { ...FAST_QUEUE_ENV, MAX_ATTEMPTS: '3', ...env } });
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i++) ids.push(((await (await submit(service.url)).json()) as { id: string }).id);
   const final = await waitUntilFinal(service.url, ids);

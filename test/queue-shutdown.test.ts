@@ -1,18 +1,12 @@
-import { afterAll, expect, test } from 'bun:test';
+import { expect, test } from 'bun:test';
 import { FAST_QUEUE_ENV, STATE, jobStatus, readJobs, waitFor, waitUntilFinal } from './support/queue';
-import { removeDataDir, startService, submit, type RunningService } from './support/service';
+import { serviceFleet, submit } from './support/service';
 
 /** Explicit per-test budget: these tests start real processes and wait for real work. */
 const TIMEOUT_MS = 30_000;
 
 /** Graceful shutdown: SIGTERM lets running attempts finish within the grace period, the rest stays queued. */
-const services: RunningService[] = [];
-afterAll(async () => {
-  for (const service of services) {
-    await service.stop('SIGKILL');
-    removeDataDir(service.dataDir);
-  }
-});
+const start = serviceFleet();
 
 async function submitMany(url: string, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -36,8 +30,7 @@ const slow = (ms: number) => ({ PROCESSING_DELAY_MIN_MS: String(ms), PROCESSING_
 
 test('SIGTERM lets in-flight jobs finish, leaves queued ones queued, and the next start resumes them', async () => {
   const env = { ...FAST_QUEUE_ENV, WORKER_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '10000' };
-  const first = await startService({ env: { ...env, ...slow(1500) } });
-  services.push(first);
+  const first = await start({ env: { ...env, ...slow(1500) } });
   const ids = await submitMany(first.url, 6);
   const running = await processingIds(first.url, ids, 2);
 
@@ -50,8 +43,7 @@ test('SIGTERM lets in-flight jobs finish, leaves queued ones queued, and the nex
   }
   expect(first.logs().find((line) => line.msg === 'queue stopped')).toMatchObject({ cut_off: 0, queued: 4 });
 
-  const second = await startService({ env, dataDir: first.dataDir });
-  services.push(second);
+  const second = await start({ env, dataDir: first.dataDir });
   const final = await waitUntilFinal(second.url, ids);
   for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1, lastError: null });
   // Nothing was interrupted, so the restart had nothing to recover.
@@ -60,8 +52,7 @@ test('SIGTERM lets in-flight jobs finish, leaves queued ones queued, and the nex
 
 test('attempts still running when the grace period ends are queued again without using up an attempt', async () => {
   const env = { ...FAST_QUEUE_ENV, WORKER_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '1000' };
-  const first = await startService({ env: { ...env, ...slow(20_000) } });
-  services.push(first);
+  const first = await start({ env: { ...env, ...slow(20_000) } });
   const ids = await submitMany(first.url, 3);
   await processingIds(first.url, ids, 2);
 
@@ -69,8 +60,7 @@ test('attempts still running when the grace period ends are queued again without
   for (const row of readJobs(first.dataDir).values()) expect({ state: row.state, attempts: row.attempts }).toEqual({ state: STATE.queued, attempts: 0 });
   expect(first.logs().find((line) => line.msg?.toString().startsWith('queue stopped'))).toMatchObject({ cut_off: 2, queued: 3 });
 
-  const second = await startService({ env, dataDir: first.dataDir });
-  services.push(second);
+  const second = await start({ env, dataDir: first.dataDir });
   const final = await waitUntilFinal(second.url, ids);
   for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
 }, TIMEOUT_MS);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'bun:test';
 import type { Subprocess } from 'bun';
 
 export const REPO_ROOT = resolve(import.meta.dir, '../..');
@@ -135,6 +136,23 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
       }
       return code;
     },
+  };
+}
+
+/**
+ * For a test file that starts several services: returns a `start` that works like startService and
+ * registers every service it starts to be killed, and its data dir removed, after the file's tests.
+ */
+export function serviceFleet(): (options?: StartOptions) => Promise<RunningService> {
+  const started: RunningService[] = [];
+  afterAll(async () => {
+    for (const service of started) await service.stop('SIGKILL');
+    for (const dir of new Set(started.map((service) => service.dataDir))) removeDataDir(dir);
+  });
+  return async (options) => {
+    const service = await startService(options);
+    started.push(service);
+    return service;
   };
 }
 
