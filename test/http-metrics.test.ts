@@ -184,9 +184,13 @@ describe('README metrics table', () => {
     const readme = readFileSync(join(import.meta.dir, '..', 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('<!-- section:metrics -->'), readme.indexOf('<!-- /section:metrics -->'));
     const rows = new Map<string, string>();
+    const meanings = new Map<string, string>();
     for (const line of section.split('\n')) {
-      const m = /^\| `([a-z0-9_]+)` \| (\w+) \| ([^|]*) \|/.exec(line);
-      if (m) rows.set(m[1]!, `${m[2]} ${m[3]!.trim()}`);
+      const m = /^\| `([a-z0-9_]+)` \| (\w+) \| ([^|]*) \| (.*) \|$/.exec(line);
+      if (m) {
+        rows.set(m[1]!, `${m[2]} ${m[3]!.trim()}`);
+        meanings.set(m[1]!, m[4]!.trim());
+      }
     }
     const exposed = await t.metrics.registry.getMetricsAsJSON();
     const missing = exposed.filter((m) => !rows.has(m.name)).map((m) => m.name);
@@ -196,6 +200,10 @@ describe('README metrics table', () => {
       expect({ name: m.name, type }).toEqual({ name: m.name, type: String(m.type) });
       const names = ((t.metrics.registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] }).labelNames ?? []).join(', ');
       expect({ name: m.name, labels: labels === '—' ? '' : labels.replaceAll('`', '') }).toEqual({ name: m.name, labels: names });
+    }
+    // pipewatch's own metrics: the README says what their help text says (defaults get notes on Bun instead).
+    for (const m of exposed.filter((m) => /^(app|http|pipewatch)_/.test(m.name))) {
+      expect({ name: m.name, meaning: meanings.get(m.name) }).toEqual({ name: m.name, meaning: m.help });
     }
     for (const name of Object.keys(DROPPED_DEFAULT_METRICS)) expect(section).toContain(`\`${name}\``);
   });
