@@ -19,3 +19,45 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
   );
   return logger;
 }
+
+/** Fields of the one access-log line per request. Callers pass bounded, JSON-safe values (see below). */
+export interface AccessLine {
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+}
+
+/**
+ * The per-request access line, written to the logger's own destination as the same JSON line
+ * `log.info({ method, route, status, duration_ms, request_id }, 'request')` would produce
+ * (same keys, order and level/time/bindings; test/log.test.ts compares the two). Going through
+ * pino's generic path cost ~4 µs a line under Bun (object walk, escaping, isoTime, tracing),
+ * about a tenth of a POST /submit_data. Only safe because every field is known: method is a
+ * bounded label, route a template the app declares (JSON-encoded once, cached), request id
+ * matches [A-Za-z0-9._:-] or is a UUID, status and duration are numbers.
+ */
+export function accessLogger(logger: Logger): (line: AccessLine) => void {
+  const sym = pino.symbols as unknown as { streamSym: symbol; chindingsSym: symbol };
+  const holder = logger as unknown as Record<symbol, unknown>;
+  const stream = holder[sym.streamSym] as { write(line: string): unknown };
+  const bindings = holder[sym.chindingsSym] as string;
+  const info = logger.levels.values.info!;
+  const routes = new Map<string, string>();
+  let lastMs = 0;
+  let lastTime = '';
+  return ({ method, route, status, durationMs, requestId }) => {
+    if (logger.levelVal > info) return;
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastTime = new Date(now).toISOString();
+    }
+    let routeJson = routes.get(route);
+    if (routeJson === undefined) routes.set(route, (routeJson = JSON.stringify(route)));
+    stream.write(
+      `{"level":"info","time":"${lastTime}"${bindings},"method":"${method}","route":${routeJson},"status":${status},"duration_ms":${durationMs},"request_id":"${requestId}","msg":"request"}\n`,
+    );
+  };
+}

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { Logger } from '../log';
+import { accessLogger, type Logger } from '../log';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -11,6 +11,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) {
   const { metrics, log } = options;
+  const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
   return new Elysia({ name: 'pipewatch/observability' })
@@ -29,12 +30,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       metrics.httpInFlight.dec();
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
-      if (log.isLevelEnabled('info')) {
-        log.info(
-          { method: labels.method, route: labels.route, status: Number(labels.status), duration_ms: Math.round(seconds * 1e6) / 1e3, request_id: set.headers['x-request-id'] },
-          'request',
-        );
-      }
+      access({ method: labels.method, route: labels.route, status: Number(labels.status), durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
     });
 }
 
