@@ -73,9 +73,9 @@ test('a commit that fails refuses the whole tick with 503-style storage errors, 
   let poison = false;
   // A real SQLite failure inside the group commit: the poisoned insert repeats an id (UNIQUE).
   const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-    insert: (id: string, record: typeof RECORD, now: number) => {
-      store.insert(id, record, now);
-      if (poison) store.insert(id, record, now);
+    insert: (ids: readonly string[], records: ReadonlyArray<typeof RECORD>, now: number) => {
+      store.insert(ids, records, now);
+      if (poison) store.insert(ids, records, now);
     },
   });
   const { queue, metrics } = makeQueue(failing, { process: succeed });

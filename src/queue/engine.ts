@@ -208,7 +208,7 @@ export class JobQueue implements Queue {
     let nextDue: number | null = null;
     try {
       this.store.transaction(() => {
-        if (batch) for (let i = 0; i < batch.ids.length; i++) this.store.insert(batch.ids[i]!, batch.records[i]!, now);
+        if (batch) this.store.insert(batch.ids, batch.records, now);
         applied = settles.map((s) => this.store.settle(s));
         if (mayClaim) {
           claimed = this.store.claim(now, now + this.options.leaseMs, free);

@@ -47,7 +47,8 @@ export interface JobStore {
   readonly durability: 'nothing' | 'process-crash' | 'power-loss';
   /** Runs fn atomically: all of its writes are committed together, or none. */
   transaction<T>(fn: () => T): T;
-  insert(id: string, record: Submission, now: number): void;
+  /** Inserts one queued job per id (`records[i]` for `ids[i]`), all created at `now`. */
+  insert(ids: readonly string[], records: readonly Submission[], now: number): void;
   /** Leases up to `limit` runnable jobs (queued, due by `now`), oldest due first. */
   claim(now: number, leaseUntil: number, limit: number): ClaimedJob[];
   /** False when the fence did not match (the attempt no longer holds the job). */

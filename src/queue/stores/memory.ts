@@ -39,11 +39,14 @@ class MemoryStore implements JobStore {
     return fn();
   }
 
-  insert(id: string, record: Submission, now: number): void {
-    const job: MemoryJob = { seq: ++this.seq, id, record, state: 'queued', attempts: 0, createdAt: now, updatedAt: now, runAt: now, finishedAt: null, lastError: null };
-    this.byId.set(id, job);
-    this.unfinished.set(job.seq, job);
-    this.due.push(job);
+  insert(ids: readonly string[], records: readonly Submission[], now: number): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const job: MemoryJob = { seq: ++this.seq, id, record: records[i]!, state: 'queued', attempts: 0, createdAt: now, updatedAt: now, runAt: now, finishedAt: null, lastError: null };
+      this.byId.set(id, job);
+      this.unfinished.set(job.seq, job);
+      this.due.push(job);
+    }
   }
 
   claim(now: number, leaseUntil: number, limit: number): ClaimedJob[] {

@@ -14,6 +14,14 @@ const SUCCEEDED = 2;
 const FAILED = 3;
 
 /**
+ * A group commit inserts its rows with multi-row INSERTs of these sizes (largest first, one
+ * prepared statement each) instead of one statement per row: ~20% less time per row at the
+ * batch sizes a busy tick sees (bench: per-row run() ~8.5 us, 32-row INSERTs ~6.9 us).
+ * 128 rows x 2 parameters + 1 stays far below SQLite's 32766 host-parameter limit.
+ */
+const INSERT_CHUNKS = [128, 32, 8, 1] as const;
+
+/**
  * One table. Three partial indexes keep every hot query an index range scan whatever the
  * number of finished rows: `jobs_due` (unfinished jobs by when they may run; claims and the
  * next-due lookup), `jobs_unfinished` (enqueue order; the oldest-job gauge) and `jobs_finished`
@@ -189,8 +197,14 @@ class SqliteStore implements JobStore {
     this.tx = db.transaction((fn: () => unknown) => fn());
     // Prepared once; the enqueue and worker paths only bind and step.
     this.sql = {
-      insert: db.prepare<void, [string, string, number]>(
-        `INSERT INTO jobs (id, state, payload, attempts, created_at, updated_at, run_at) VALUES (?1, ${QUEUED}, ?2, 0, ?3, ?3, ?3)`,
+      // ?1 is the shared timestamp; each row binds its id and payload.
+      insert: INSERT_CHUNKS.map((rows) =>
+        db.prepare<void, Array<string | number>>(
+          `INSERT INTO jobs (id, state, payload, attempts, created_at, updated_at, run_at) VALUES ${Array.from(
+            { length: rows },
+            (_, i) => `(?${2 * i + 2}, ${QUEUED}, ?${2 * i + 3}, 0, ?1, ?1, ?1)`,
+          ).join(', ')}`,
+        ),
       ),
       due: db.prepare<DueRow, [number, number]>(
         `SELECT seq, id, payload, attempts, run_at FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED} AND run_at <= ?1 ORDER BY run_at, seq LIMIT ?2`,
@@ -241,8 +255,21 @@ class SqliteStore implements JobStore {
     return this.tx(fn) as T;
   }
 
-  insert(id: string, record: Submission, now: number): void {
-    this.sql.insert.run(id, JSON.stringify(record), now);
+  insert(ids: readonly string[], records: readonly Submission[], now: number): void {
+    let at = 0;
+    for (let c = 0; c < INSERT_CHUNKS.length; c++) {
+      const rows = INSERT_CHUNKS[c]!;
+      const statement = this.sql.insert[c]!;
+      while (ids.length - at >= rows) {
+        const values: Array<string | number> = new Array(1 + 2 * rows);
+        values[0] = now;
+        for (let i = 0; i < rows; i++, at++) {
+          values[2 * i + 1] = ids[at]!;
+          values[2 * i + 2] = JSON.stringify(records[at]);
+        }
+        statement.run(...values);
+      }
+    }
   }
 
   claim(now: number, leaseUntil: number, limit: number): ClaimedJob[] {
@@ -330,7 +357,7 @@ class SqliteStore implements JobStore {
 
   close(): void {
     // Unfinalized statements would keep the connection (and its exclusive lock) open as a zombie.
-    for (const statement of Object.values(this.sql)) statement.finalize();
+    for (const statement of Object.values(this.sql).flat()) statement.finalize();
     // Closing the last connection checkpoints the WAL into the main file and removes it.
     this.db.close(true);
   }
