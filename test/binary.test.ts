@@ -54,6 +54,8 @@ test('the binary alone serves the API, /metrics with its build identity, and the
   const doc = (await (await fetch(`${service.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
   expect(Object.keys(doc.paths)).toContain('/submit_data');
   expect(await service.stop('SIGTERM')).toBe(0);
+  // The WAL checkpoint worker is a second entrypoint of the build: it must start inside the binary too.
+  expect(service.logs().filter((line) => String(line.msg).includes('checkpoint worker failed'))).toEqual([]);
 });
 
 test('the binary validates its environment like `bun run start`', async () => {

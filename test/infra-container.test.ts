@@ -64,7 +64,8 @@ describe('container image definition (infra/container/Dockerfile)', () => {
     expect(build.name).toBe('build');
     expect(build.from).toBe(`oven/bun:${pkg.packageManager.split('@')[1]}`);
     expect(ops(build, 'RUN')).toContain('bun run build');
-    expect(pkg.scripts.build).toStartWith('bun build src/main.ts --compile');
+    expect(pkg.scripts.build).toStartWith('bun build src/main.ts ');
+    expect(pkg.scripts.build).toContain(' --compile ');
     expect(outfile).toBe('dist/pipewatch');
   });
 

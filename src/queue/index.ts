@@ -17,7 +17,11 @@ export * from './types';
  */
 export function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Queue {
   const store: JobStore =
-    config.QUEUE_DRIVER === 'sqlite' ? openSqliteStore({ dataDir: config.DATA_DIR, synchronous: config.SQLITE_SYNCHRONOUS }) : createMemoryStore();
+    config.QUEUE_DRIVER === 'sqlite' ? openSqliteStore({
+          dataDir: config.DATA_DIR,
+          synchronous: config.SQLITE_SYNCHRONOUS,
+          onCheckpointerFailure: (reason) => deps.log.warn({ reason }, 'WAL checkpoint worker failed; checkpoints now run inside commits (higher latency)'),
+        }) : createMemoryStore();
   if (store.durability === 'nothing') {
     deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
   }

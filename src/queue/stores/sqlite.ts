@@ -3,8 +3,11 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ClaimedJob, JobStore, PruneResult, RecoveryResult, Settle } from '../store';
 import { JOB_STATES, QueueStartError, type JobState, type JobStatus, type Submission } from '../types';
+import { startCheckpointer, type Checkpointer } from './checkpointer';
 
 export const QUEUE_FILE = 'queue.sqlite';
+/** Held locked by the one process that owns DATA_DIR (see acquireOwnership). */
+export const OWNER_LOCK_FILE = 'queue.lock';
 const SCHEMA_VERSION = 1;
 
 // States as small integers in the file; JOB_STATES[code] is the name.
@@ -50,27 +53,61 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state >= 2;
 export interface SqliteStoreOptions {
   dataDir: string;
   synchronous: 'NORMAL' | 'FULL';
+  /** Told when checkpoints fall back from the worker thread to SQLite's automatic ones. */
+  onCheckpointerFailure?: (reason: string) => void;
 }
 
+/** SQLite's default automatic checkpoint size, used only if the checkpoint worker fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
 /**
- * The durable driver: one SQLite file in WAL mode, opened with an exclusive lock so exactly one
- * pipewatch process owns a data dir (a second one fails to start instead of racing the first).
- * Every failure to open it becomes a QueueStartError that says what to fix.
+ * The durable driver: one SQLite file in WAL mode, owned by exactly one pipewatch process (a
+ * second one fails to start instead of racing the first). Every failure to open it becomes a
+ * QueueStartError that says what to fix.
  */
 export function openSqliteStore(options: SqliteStoreOptions): JobStore {
   const dir = resolve(options.dataDir);
   prepareDataDir(dir);
   const file = join(dir, QUEUE_FILE);
+  let owner: Database | undefined;
   let db: Database | undefined;
   try {
+    owner = acquireOwnership(join(dir, OWNER_LOCK_FILE));
     db = new Database(file, { create: true, readwrite: true, strict: true });
     configure(db, options.synchronous);
     migrate(db, dir);
-    return new SqliteStore(db, options.synchronous);
+    const queueDb = db;
+    // Should the worker fail, SQLite's own checkpoints (inside commits) keep the WAL bounded.
+    const checkpointer = startCheckpointer(file, (reason) => {
+      queueDb.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      options.onCheckpointerFailure?.(reason);
+    });
+    return new SqliteStore(db, owner, checkpointer, options.synchronous);
   } catch (error) {
     db?.close();
+    owner?.close();
     if (error instanceof QueueStartError) throw error;
     throw openError(error, dir, file);
+  }
+}
+
+/**
+ * An exclusive SQLite lock on a file of its own, held until the process closes it or dies (the
+ * kernel drops the lock with the process, so a crash never leaves a stale lock). The queue file
+ * itself stays in normal locking mode so that the checkpoint worker can open it too.
+ */
+function acquireOwnership(lockFile: string): Database {
+  const owner = new Database(lockFile, { create: true, readwrite: true });
+  try {
+    // A predecessor that is just exiting releases the lock within moments.
+    owner.exec('PRAGMA busy_timeout = 2000');
+    owner.exec('PRAGMA locking_mode = EXCLUSIVE');
+    owner.exec('PRAGMA journal_mode = MEMORY'); // the lock file holds no data: no journal on disk
+    owner.exec('BEGIN EXCLUSIVE');
+    return owner;
+  } catch (error) {
+    owner.close();
+    throw error;
   }
 }
 
@@ -95,10 +132,6 @@ function prepareDataDir(dir: string): void {
 }
 
 function configure(db: Database, synchronous: 'NORMAL' | 'FULL'): void {
-  // Exclusive before WAL: the WAL index then lives in this process's memory (no -shm file) and
-  // the file lock is held until close, which is what makes this process the only owner.
-  db.exec('PRAGMA locking_mode = EXCLUSIVE');
-  // A predecessor that is just exiting releases the lock within moments.
   db.exec('PRAGMA busy_timeout = 2000');
   const mode = db.query<{ journal_mode: string }, []>('PRAGMA journal_mode = WAL').get()?.journal_mode;
   if (mode !== 'wal') throw new Error(`journal_mode is ${mode}, WAL is required`);
@@ -109,6 +142,8 @@ function configure(db: Database, synchronous: 'NORMAL' | 'FULL'): void {
   db.exec('PRAGMA temp_store = MEMORY');
   // Bound the WAL file after checkpoints (it otherwise keeps its high-water size).
   db.exec('PRAGMA journal_size_limit = 67108864');
+  // Checkpoints run in a worker thread (checkpointer.ts), not inside commits on the event loop.
+  db.exec('PRAGMA wal_autocheckpoint = 0');
 }
 
 function migrate(db: Database, dir: string): void {
@@ -191,6 +226,8 @@ class SqliteStore implements JobStore {
 
   constructor(
     private readonly db: Database,
+    private readonly owner: Database,
+    private readonly checkpointer: Checkpointer,
     synchronous: 'NORMAL' | 'FULL',
   ) {
     this.durability = synchronous === 'FULL' ? ('power-loss' as const) : ('process-crash' as const);
@@ -356,9 +393,12 @@ class SqliteStore implements JobStore {
   }
 
   close(): void {
-    // Unfinalized statements would keep the connection (and its exclusive lock) open as a zombie.
+    this.checkpointer.stop();
+    // Unfinalized statements would keep the connection open as a zombie.
     for (const statement of Object.values(this.sql).flat()) statement.finalize();
     // Closing the last connection checkpoints the WAL into the main file and removes it.
     this.db.close(true);
+    // Last: DATA_DIR is free for the next process only once the queue file is closed.
+    this.owner.close();
   }
 }
