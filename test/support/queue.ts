@@ -23,7 +23,7 @@ export interface JobRow {
 
 export const STATE = { queued: 0, processing: 1, succeeded: 2, failed: 3 } as const;
 
-/** Reads the queue file of a STOPPED service (a running one holds it exclusively). */
+/** Reads the queue file of a STOPPED service (so every commit is in it and nothing changes under the test). */
 export function readJobs(dataDir: string): Map<string, JobRow> {
   const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
   try {
