@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { describeRule } from '../src/schema-rule';
 
 /**
  * The stack config of the `pipewatch` project, one TypeBox schema: every key, its type, default and
@@ -147,19 +148,6 @@ function checkCombinations(config: StackConfig, project: string): void {
 
 function schemaAt(key: string): TSchema | undefined {
   return (StackConfigSchema.properties as Record<string, TSchema>)[key];
-}
-
-function describeRule(schema: TSchema | undefined, fallback: string): string {
-  if (!schema) return fallback;
-  const inner: TSchema = schema.anyOf && !schema.anyOf.every((s: TSchema) => 'const' in s) ? schema.anyOf[0] : schema;
-  if (inner.anyOf) return `must be one of ${inner.anyOf.map((s: TSchema) => s.const).join(', ')}`;
-  if (inner.type === 'boolean') return 'must be true or false';
-  if (inner.type === 'array') return `must be a JSON list of ${inner.items?.pattern ? `strings matching ${inner.items.pattern}` : 'strings'}`;
-  if (inner.type === 'integer' || inner.type === 'number') {
-    const kind = inner.type === 'integer' ? 'an integer' : 'a number';
-    return inner.minimum !== undefined && inner.maximum !== undefined ? `must be ${kind} from ${inner.minimum} to ${inner.maximum}` : `must be ${kind}`;
-  }
-  return inner.pattern ? `must match ${inner.pattern} (${inner.description ?? ''})`.replace(' ()', '') : 'must be a non-empty string';
 }
 
 /** Secrets: read only with getSecret, so they stay encrypted in state and never print. */

@@ -1,5 +1,6 @@
 import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { describeRule } from './schema-rule';
 
 /**
  * Every setting pipewatch reads, as one TypeBox schema over the environment.
@@ -135,15 +136,4 @@ function fromText(schema: TSchema, text: string): unknown {
 
 function schemaAt(name: string): TSchema | undefined {
   return (ConfigSchema.properties as Record<string, TSchema>)[name];
-}
-
-/** Turns TypeBox's generic message into the rule the operator must follow. */
-function describeRule(schema: TSchema | undefined, fallback: string): string {
-  if (!schema) return fallback;
-  const inner: TSchema = schema.anyOf && !schema.anyOf.every((s: TSchema) => 'const' in s) ? schema.anyOf[0] : schema;
-  if (inner.anyOf) return `must be one of ${inner.anyOf.map((s: TSchema) => s.const).join(', ')}`;
-  const kind = inner.type === 'integer' ? 'an integer' : inner.type === 'number' ? 'a number' : 'a non-empty string';
-  const range =
-    inner.minimum !== undefined && inner.maximum !== undefined ? ` from ${inner.minimum} to ${inner.maximum}` : '';
-  return `must be ${kind}${range}`;
 }
