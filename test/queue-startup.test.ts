@@ -71,6 +71,13 @@ test('an SQLite file that is not a pipewatch queue', async () => {
   await expectStartFailure(dir, /not a pipewatch queue; move it away/);
 }, TIMEOUT_MS);
 
+test('a damaged lock file is named as such, not as the queue file (which must not be moved away)', async () => {
+  const dir = join(root, 'damaged-lock');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'queue.lock'), Buffer.alloc(8 * 1024, 'garbage!'));
+  await expectStartFailure(dir, /the lock file .*queue\.lock .*holds no data: delete it/);
+}, TIMEOUT_MS);
+
 test('a data dir that another running pipewatch owns', async () => {
   const owner = await startService({ env: { SHUTDOWN_DRAIN_MS: '0' } });
   try {

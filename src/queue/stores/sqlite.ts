@@ -1,6 +1,6 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ClaimedJob, JobStore, PruneResult, RecoveryResult, Settle } from '../store';
 import { JOB_STATES, QueueStartError, type JobState, type JobStatus, type Submission } from '../types';
 import { startCheckpointer, type Checkpointer } from './checkpointer';
@@ -107,6 +107,13 @@ function acquireOwnership(lockFile: string): Database {
     return owner;
   } catch (error) {
     owner.close();
+    const code = error instanceof SQLiteError ? error.code : undefined;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      // Not the queue: this file holds no data, so deleting it is the safe fix.
+      throw new QueueStartError(
+        `the lock file ${lockFile} in DATA_DIR=${dirname(lockFile)} is damaged (${code}); it holds no data: delete it and start again`,
+      );
+    }
     throw error;
   }
 }
