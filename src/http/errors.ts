@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from 'elysia';
 import type { Logger } from '../log';
-import { PROBLEM_CONTENT_TYPE, ProblemError, problem, type FieldError, type Problem } from './problem';
+import { PROBLEM_CONTENT_TYPE, ProblemError, invalidFieldsDetail, problem, type FieldError, type Problem } from './problem';
 
 /** Every route template with the methods it answers, so an unmatched request can tell 404 from 405. */
 export type RouteTable = Array<{ method: string; pattern: RegExp }>;
@@ -78,8 +78,7 @@ function validationProblem(error: ValidationError): Problem {
   // A missing field also fails its type check; "is required" says it all.
   const missing = new Set(errors.filter((e) => e.rule === 'is required').map((e) => e.field));
   const reported = errors.filter((e) => e.rule === 'is required' || !missing.has(e.field));
-  const fields = [...new Set(reported.map((e) => e.field || '(body)'))].join(', ');
-  return problem('validation', `Invalid field(s): ${fields}.`, reported);
+  return problem('validation', invalidFieldsDetail(reported), reported);
 }
 
 /** The rule in words, from the schema alone, so the submitted value never appears. */

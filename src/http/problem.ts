@@ -51,6 +51,15 @@ export class ProblemError extends Error {
   }
 }
 
+/** A 422 that names each invalid field and the rule it broke; the detail lists the fields, never values. */
+export function invalidFields(errors: FieldError[]): ProblemError {
+  return new ProblemError('validation', invalidFieldsDetail(errors), {}, errors);
+}
+
+export function invalidFieldsDetail(errors: FieldError[]): string {
+  return `Invalid field(s): ${[...new Set(errors.map((e) => e.field || '(body)'))].join(', ')}.`;
+}
+
 export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status: body.status,

@@ -1,4 +1,4 @@
-import { ProblemError } from '../http/problem';
+import { ProblemError, invalidFields } from '../http/problem';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -50,7 +50,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<Rec
   }
   for (const key of PROTOTYPE_KEYS) {
     if (Object.hasOwn(body, key)) {
-      throw new ProblemError('validation', `Invalid field(s): /${key}.`, {}, [{ field: `/${key}`, rule: 'is not an allowed property' }]);
+      throw invalidFields([{ field: `/${key}`, rule: 'is not an allowed property' }]);
     }
   }
   return body as Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { Elysia, t } from 'elysia';
-import { ProblemError } from '../http/problem';
+import { ProblemError, invalidFields } from '../http/problem';
 import type { Metrics } from '../metrics';
 import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
@@ -114,15 +114,8 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLi
 
 /** Lone UTF-16 surrogates (`"\ud800"`) pass the schema but cannot be stored or shown faithfully. */
 function assertWellFormed(body: Submission): void {
-  const bad = ['name', 'city'].filter((field) => !(body[field as 'name' | 'city'] as string).isWellFormed());
-  if (bad.length > 0) {
-    throw new ProblemError(
-      'validation',
-      `Invalid field(s): ${bad.map((f) => `/${f}`).join(', ')}.`,
-      {},
-      bad.map((f) => ({ field: `/${f}`, rule: 'must be well-formed Unicode text' })),
-    );
-  }
+  const bad = (['name', 'city'] as const).filter((field) => !body[field].isWellFormed());
+  if (bad.length > 0) throw invalidFields(bad.map((f) => ({ field: `/${f}`, rule: 'must be well-formed Unicode text' })));
 }
 
 function capitalise(text: string): string {
