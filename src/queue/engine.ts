@@ -264,14 +264,9 @@ export class JobQueue implements Queue {
     this.counts.processing--;
     switch (s.kind) {
       case 'succeeded':
-        this.counts.succeeded++;
-        metrics.jobOutcomes.inc({ outcome: 'succeeded' });
-        metrics.jobAttempts.observe(s.attempts);
-        this.drain.add(1);
-        break;
-      case 'failed':
-        this.counts.failed++;
-        metrics.jobOutcomes.inc({ outcome: 'failed' });
+      case 'failed': // finished either way: it leaves the backlog with its attempt count
+        this.counts[s.kind]++;
+        metrics.jobOutcomes.inc({ outcome: s.kind });
         metrics.jobAttempts.observe(s.attempts);
         this.drain.add(1);
         break;
