@@ -15,14 +15,15 @@ async function main() {
   const metrics = createMetrics(buildInfo);
   const queue = createQueue(config, { metrics, log });
 
-  let ready = false;
+  // Ready once the queue runs and until shutdown begins.
+  let started = false;
   let draining = false;
   const separateMetrics = config.METRICS_PORT !== undefined;
   const app = createApp({
     queue,
     metrics,
     log,
-    readiness: { ready: () => ready, draining: () => draining },
+    readiness: { ready: () => started && !draining, draining: () => draining },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: !separateMetrics,
@@ -32,14 +33,11 @@ async function main() {
     ? listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
     : undefined;
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    ready = false;
+    if (draining) return;
     draining = true;
-    const started = performance.now();
-    const remaining = () => Math.max(0, config.SHUTDOWN_GRACE_MS - (performance.now() - started));
+    const since = performance.now();
+    const remaining = () => Math.max(0, config.SHUTDOWN_GRACE_MS - (performance.now() - since));
     log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS, drain_ms: config.SHUTDOWN_DRAIN_MS }, 'draining');
     const deadline = setTimeout(() => {
       log.warn({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'grace period over, exiting with work still running');
@@ -52,7 +50,7 @@ async function main() {
     await metricsServer?.stop(true);
     queue.close();
     clearTimeout(deadline);
-    log.info({ duration_ms: Math.round(performance.now() - started) }, 'stopped');
+    log.info({ duration_ms: Math.round(performance.now() - since) }, 'stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -60,7 +58,7 @@ async function main() {
 
   // Last, once signals are handled: the listening line tells supervisors (and tests) it is safe to signal.
   queue.start();
-  ready = true;
+  started = true;
   log.info(
     { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
     'pipewatch listening',
