@@ -72,3 +72,29 @@ export interface JobStore {
   status(id: string): JobStatus | undefined;
   close(): void;
 }
+
+/** A job as both drivers keep it (times in ms since the epoch), for `JobStore.status`. */
+export interface StoredJob {
+  id: string;
+  state: JobState;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  runAt: number;
+  finishedAt: number | null;
+  lastError: string | null;
+}
+
+/** What GET /submissions/{id} shows of a stored job: ISO times, and when it runs next while queued. */
+export function toJobStatus(job: StoredJob): JobStatus {
+  return {
+    id: job.id,
+    state: job.state,
+    attempts: job.attempts,
+    createdAt: new Date(job.createdAt).toISOString(),
+    updatedAt: new Date(job.updatedAt).toISOString(),
+    nextAttemptAt: job.state === 'queued' ? new Date(job.runAt).toISOString() : null,
+    finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
+    lastError: job.lastError,
+  };
+}

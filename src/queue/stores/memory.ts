@@ -1,4 +1,4 @@
-import type { ClaimedJob, JobStore, PruneResult, RecoveryResult, Settle } from '../store';
+import { toJobStatus, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
 import type { JobState, JobStatus, Submission } from '../types';
 
 interface MemoryJob {
@@ -131,17 +131,7 @@ class MemoryStore implements JobStore {
 
   status(id: string): JobStatus | undefined {
     const job = this.byId.get(id);
-    if (!job) return undefined;
-    return {
-      id: job.id,
-      state: job.state,
-      attempts: job.attempts,
-      createdAt: new Date(job.createdAt).toISOString(),
-      updatedAt: new Date(job.updatedAt).toISOString(),
-      nextAttemptAt: job.state === 'queued' ? new Date(job.runAt).toISOString() : null,
-      finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
-      lastError: job.lastError,
-    };
+    return job ? toJobStatus(job) : undefined;
   }
 
   close(): void {

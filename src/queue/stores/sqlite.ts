@@ -1,7 +1,7 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { ClaimedJob, JobStore, PruneResult, RecoveryResult, Settle } from '../store';
+import { toJobStatus, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
 import { JOB_STATES, QueueStartError, type JobState, type JobStatus, type Submission } from '../types';
 import { startCheckpointer, type Checkpointer } from './checkpointer';
 
@@ -387,16 +387,16 @@ class SqliteStore implements JobStore {
   status(id: string): JobStatus | undefined {
     const row = this.sql.status.get(id);
     if (!row) return undefined;
-    return {
+    return toJobStatus({
       id: row.id,
       state: JOB_STATES[row.state] ?? 'queued',
       attempts: row.attempts,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
-      nextAttemptAt: row.state === QUEUED ? new Date(row.run_at).toISOString() : null,
-      finishedAt: row.finished_at === null ? null : new Date(row.finished_at).toISOString(),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      runAt: row.run_at,
+      finishedAt: row.finished_at,
       lastError: row.last_error,
-    };
+    });
   }
 
   close(): void {
