@@ -1,18 +1,10 @@
-import { toJobStatus, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
+import { toJobStatus, type StoredJob, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
 import type { JobState, JobStatus, Submission } from '../types';
 
-interface MemoryJob {
+/** `runAt` means: queued, when it may run; processing, when its lease ends. */
+interface MemoryJob extends StoredJob {
   seq: number;
-  id: string;
   record: Submission;
-  state: JobState;
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  /** Queued: when it may run. Processing: when its lease ends. */
-  runAt: number;
-  finishedAt: number | null;
-  lastError: string | null;
 }
 
 /**
