@@ -1,4 +1,4 @@
-import { Elysia, ElysiaCustomStatusResponse } from 'elysia';
+import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
 
@@ -36,20 +36,22 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       if (start === undefined) return unchanged;
       started.delete(request);
       const seconds = (performance.now() - start) / 1000;
-      const labels = { method: methodLabel(request.method), route: route || UNMATCHED_ROUTE, status: String(finalStatus(responseValue, set.status)) };
+      const method = methodLabel(request.method);
+      const path = route || UNMATCHED_ROUTE;
+      const status = finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, seconds);
-      access({ method: labels.method, route: labels.route, status: Number(labels.status), durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
+      metrics.httpRed.series(method, path, status).record(seconds);
+      access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
       return unchanged;
     });
 }
 
 /** The status the adapter is about to send: a returned Response or `status(...)` wins over `set.status`. */
-function finalStatus(value: unknown, status: number | string | undefined): number | string {
+function finalStatus(value: unknown, status: number | string | undefined): number {
   if (value instanceof Response) return value.status;
   if (value instanceof ElysiaCustomStatusResponse) return value.code;
-  return status ?? 200;
+  // Elysia also takes a status name ('Accepted'); its adapter maps it the same way.
+  return typeof status === 'number' ? status : status === undefined ? 200 : (StatusMap[status as keyof typeof StatusMap] ?? 200);
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
