@@ -6,11 +6,17 @@ import type { Elysia } from 'elysia';
  * silently share the traffic. Bun's own body cap is a backstop above the app's BODY_LIMIT_BYTES,
  * which answers 413 as JSON.
  */
-export function listen(app: Elysia<any, any, any, any, any, any, any>, options: { hostname: string; port: number; bodyLimitBytes: number }): Server<undefined> {
+export function listen(
+  app: Elysia<any, any, any, any, any, any, any>,
+  options: { hostname: string; port: number; bodyLimitBytes: number; idleTimeoutSeconds?: number },
+): Server<undefined> {
+  const { idleTimeoutSeconds = 30 } = options;
   app.listen({
     hostname: options.hostname,
     port: options.port,
     reusePort: false,
+    // A connection silent this long is closed, a slow body included (counted as 408).
+    idleTimeout: idleTimeoutSeconds,
     maxRequestBodySize: Math.max(options.bodyLimitBytes * 4, 1_048_576),
   });
   if (!app.server) throw new Error(`could not listen on ${options.hostname}:${options.port}`);

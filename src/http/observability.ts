@@ -38,7 +38,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       const seconds = (performance.now() - start) / 1000;
       const method = methodLabel(request.method);
       const path = route || UNMATCHED_ROUTE;
-      const status = finalStatus(responseValue, set.status);
+      const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
       metrics.httpRed.series(method, path, status).record(seconds);
       access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
@@ -52,6 +52,20 @@ function finalStatus(value: unknown, status: number | string | undefined): numbe
   if (value instanceof ElysiaCustomStatusResponse) return value.code;
   // Elysia also takes a status name ('Accepted'); its adapter maps it the same way.
   return typeof status === 'number' ? status : status === undefined ? 200 : (StatusMap[status as keyof typeof StatusMap] ?? 200);
+}
+
+/** Status label of an answer Bun will not send: the connection is already closed. */
+export const CLOSED_BEFORE_ANSWER = 499;
+
+/**
+ * The connection closed before the answer was ready, so it is never sent. Recorded as 499
+ * (nginx's "client closed request"; no such status goes on the wire) rather than as the status
+ * that would have been sent, except a 408: the body was cut off by the idle timeout, which is
+ * what the 408 says. On Bun 1.4.5 this is also how a request pipelined behind a pending async
+ * answer ends (uWS closes the connection; see the README's operations section).
+ */
+function unsent(status: number): number {
+  return status === 408 ? 408 : CLOSED_BEFORE_ANSWER;
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
