@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'bun';
 import type { Elysia } from 'elysia';
 
@@ -21,4 +22,18 @@ export function listen(
   });
   if (!app.server) throw new Error(`could not listen on ${options.hostname}:${options.port}`);
   return app.server as Server<undefined>;
+}
+
+/**
+ * The soft limit on open files (Linux; undefined elsewhere), for the start-up line. Bun itself
+ * raises the soft limit to the hard one when it starts (as Go's runtime does); at the hard limit
+ * its accept loop spins on EMFILE, so the hard limit is what operators size.
+ */
+export function openFilesLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return line === undefined || line === 'unlimited' ? undefined : Number(line);
+  } catch {
+    return undefined;
+  }
 }

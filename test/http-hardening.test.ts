@@ -109,3 +109,22 @@ describe('a slow body cut by the idle timeout', () => {
     }
   }, 15_000);
 });
+
+describe('the open-file limit', () => {
+  test('a soft limit below the hard one is raised to it at start (Bun does it; the start-up line says the limit)', async () => {
+    const hard = Number(Bun.spawnSync(['bash', '-c', 'ulimit -Hn']).stdout.toString().trim());
+    if (!(hard > 300)) return; // nothing to raise on this machine
+    const service = await startService({
+      command: ['bash', '-c', `ulimit -Sn 256 && exec ${process.execPath} src/main.ts`],
+      env: { QUEUE_DRIVER: 'memory' },
+    });
+    try {
+      const soft = /^Max open files\s+(\d+)/m.exec(await Bun.file(`/proc/${service.pid}/limits`).text())?.[1];
+      expect(Number(soft)).toBe(hard);
+      expect(service.logs().find((l) => l.msg === 'pipewatch listening')?.open_files_limit).toBe(hard);
+    } finally {
+      await service.stop('SIGKILL');
+      removeDataDir(service.dataDir);
+    }
+  });
+});
