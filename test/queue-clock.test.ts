@@ -55,8 +55,8 @@ test('a clock stepped back an hour does not hold a retry for the hour: it runs a
   await waitFor('the first attempt to fail and the retry to be committed', async () => (await queue.status(id))?.attempts === 1 && (await queue.status(id))?.status === 'queued', 5000);
   const stepped = performance.now();
   setSystemTime(new Date(Date.now() - HOUR));
-  await waitFor('the retry to succeed', async () => (await queue.status(id))?.status === 'succeeded', 5000);
-  expect(performance.now() - stepped).toBeLessThan(3000);
+  await waitFor('the retry to succeed', async () => (await queue.status(id))?.status === 'succeeded', 10_000);
+  expect(performance.now() - stepped).toBeLessThan(6000); // the ~1 s backoff, with room for a loaded machine (an hour otherwise)
 }, TIMEOUT_MS);
 
 test('a clock stepped back does not make the oldest-job age read 0 while work waits', async () => {
@@ -95,5 +95,5 @@ test('a retry written under a clock that has since stepped back (before a restar
   const { queue } = await open(store(dir), { process: () => Promise.resolve() });
   queue.start();
   await waitFor('the job to run', async () => (await queue.status(id))?.status === 'succeeded', 10_000);
-  expect(performance.now() - started).toBeLessThan(1000 + 3000); // RETRY_MAX_MS plus one housekeeping round and slack
+  expect(performance.now() - started).toBeLessThan(8000); // RETRY_MAX_MS plus a housekeeping round, with room for a loaded machine (an hour otherwise)
 }, TIMEOUT_MS);

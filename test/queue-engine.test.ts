@@ -226,7 +226,7 @@ test('start-up recovery logs every job it dead-letters by id (and the totals), n
     { metrics: createMetrics(), log },
   );
   queues.push(b);
-  await Bun.sleep(50); // pino writes asynchronously
+  await waitFor('the recovery summary line', () => lines.some((line) => line.msg === 'recovered jobs interrupted by an unclean stop'));
   const deadLetters = lines.filter((line) => line.msg === 'job dead-lettered');
   expect(deadLetters.map((line) => line.job_id).sort()).toEqual(ids.slice(0, 2).sort());
   for (const line of deadLetters) expect(line).toMatchObject({ level: 'warn', reason: 'interrupted' });
@@ -255,7 +255,7 @@ test('a commit that keeps failing (disk full) is logged once per interval with a
   }
   poison = false;
   await queue.enqueue(RECORD);
-  await Bun.sleep(50);
+  await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
   const failures = lines.filter((line) => line.msg === 'queue commit failed');
   expect(refused).toBeGreaterThan(50);
   expect(failures).toHaveLength(1);
