@@ -7,6 +7,7 @@ import program from '../infra/index';
 import { binaryCommit } from '../infra/container/image';
 import { localStack } from '../infra/local';
 import { stackName, stackPrefix } from '../infra/local/common';
+import { POSTGRES_INIT_SQL } from '../infra/local/postgres';
 import { ALERTMANAGER_CONFIG } from '../infra/local/alertmanager';
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from '../infra/local/grafana';
 import { CONFIG_FILE, RULES_DIR } from '../infra/local/prometheus';
@@ -208,7 +209,15 @@ describe('local stack with queueDriver=postgres', () => {
     expect(postgres.wait).toBe(true);
     expect(postgres.ports).toEqual([{ internal: 5432, external: 5432, ip: '127.0.0.1', protocol: 'tcp' }]);
     const envs = secretInput<string[]>(one(resources, 'docker:index/container:Container', 'postgres').inputs.envs);
-    expect(envs).toEqual({ secret: true, value: ['POSTGRES_USER=pipewatch', 'POSTGRES_PASSWORD=generated-Password-123', 'POSTGRES_DB=pipewatch'] });
+    // The image's superuser is `postgres`; the service's role is made by the init script, with its own password.
+    expect(envs).toEqual({ secret: true, value: ['POSTGRES_USER=postgres', 'POSTGRES_PASSWORD=generated-Password-123', 'PIPEWATCH_DB_PASSWORD=generated-Password-123'] });
+    expect(ofType(resources, 'random:index/randomPassword:RandomPassword').map((r) => r.name).sort()).toEqual(['grafana-admin-password', 'postgres-admin-password', 'postgres-password']);
+    const init = (postgres.uploads as Array<{ file: string; content: string; permissions: string }>).find((u) => u.file.startsWith('/docker-entrypoint-initdb.d/'))!;
+    expect(init).toMatchObject({ content: POSTGRES_INIT_SQL, permissions: '0755' });
+    // A role with no attributes that owns the queue's database (checked against a real PostgreSQL
+    // when this was written: the role creates and owns tables, CREATE DATABASE/ROLE are refused).
+    expect(init.content).toContain('CREATE ROLE pipewatch LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE');
+    expect(init.content).toContain('CREATE DATABASE pipewatch OWNER pipewatch');
     // No sqlite volume for the service.
     expect(ofType(resources, 'docker:index/volume:Volume').map((v) => v.name).sort()).toEqual(['postgres-data', 'prometheus-data']);
     expect(outputs.queueVolume).toBe(`${PREFIX}-postgres-data`);

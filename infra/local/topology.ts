@@ -29,7 +29,12 @@ export const POSTGRES_HOST = 'postgres';
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_DATA_DIR = '/var/lib/postgresql/data';
 export const POSTGRES_DB = 'pipewatch';
+/** The service's role (owner of the queue's database, nothing more). */
 export const POSTGRES_USER = 'pipewatch';
+/** The image's superuser, for an operator's psql only. */
+export const POSTGRES_ADMIN_USER = 'postgres';
+/** The official image runs /docker-entrypoint-initdb.d/* once, on an empty data directory. */
+export const POSTGRES_INIT_SCRIPT = '/docker-entrypoint-initdb.d/10-pipewatch-role.sh';
 
 /** In-network host of service replica `index` (1-based): `pipewatch` alone, `pipewatch-N` with several. */
 export function serviceHost(index: number, replicas: number): string {
