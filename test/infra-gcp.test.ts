@@ -87,6 +87,8 @@ describe('GCP stack', () => {
     expect(collector.image).toStartWith('us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:');
     expect(collector.dependsOns).toEqual(['pipewatch']);
     expect(collector.resources.cpuIdle).toBe(false);
+    // Its health endpoint is the port stack config keeps metricsPort away from.
+    expect(collector.livenessProbe.httpGet).toEqual({ path: '/liveness', port: 13133 });
     const mount = collector.volumeMounts[0];
     expect(mount.mountPath).toBe(COLLECTOR_CONFIG_DIR);
     const volume = service.template.volumes.find((v: { name: string }) => v.name === mount.name);
