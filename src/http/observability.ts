@@ -1,5 +1,6 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
+import { seedOf } from './seed';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -20,7 +21,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
   const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
-  return new Elysia({ name: 'pipewatch/observability' })
+  return new Elysia({ name: 'pipewatch/observability', seed: seedOf(metrics, log) })
     .onRequest(({ request, set }) => {
       started.set(request, performance.now());
       metrics.httpInFlight.inc();
@@ -55,7 +56,7 @@ function finalStatus(value: unknown, status: number | string | undefined): numbe
 }
 
 /** Status label of an answer Bun will not send: the connection is already closed. */
-export const CLOSED_BEFORE_ANSWER = 499;
+const CLOSED_BEFORE_ANSWER = 499;
 
 /**
  * The connection closed before the answer was ready, so it is never sent. Recorded as 499
