@@ -73,6 +73,8 @@ interface Result {
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU time (user + system) per request in the measured round: less sensitive to a loaded machine than req/s. */
+  cpuUs: number;
   /** After the measured round, before stopping. */
   rssMiB: number;
   /** Largest size of queue.sqlite-wal seen during the measured round (0: no WAL). */
@@ -121,6 +123,12 @@ async function wrk(port: number, seconds: number): Promise<Pick<Result, 'rps' | 
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, n) => a + Number(n), 0) ?? 0;
   return { rps, p50: ms('50'), p99: ms('99'), errors: non2xx + socketErrors };
+}
+
+/** User + system CPU seconds of a process so far (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMiB(pid: number): number {
@@ -189,17 +197,19 @@ try {
       const { proc, port } = await start(target, dataDir);
       await wrk(port, Math.min(3, SECONDS)); // warm-up: JIT, SQLite page cache
       const wal = watchWal(dataDir);
+      const cpuBefore = cpuSeconds(proc.pid);
       const run = await wrk(port, SECONDS);
+      const cpuUs = ((cpuSeconds(proc.pid) - cpuBefore) / (run.rps * SECONDS)) * 1e6;
       const walPeakMiB = wal();
       const rss = rssMiB(proc.pid);
       const renderMs = await renderTime(port);
-      const result = { ...run, rssMiB: rss, walPeakMiB, renderMs };
+      const result = { ...run, cpuUs, rssMiB: rss, walPeakMiB, renderMs };
       proc.kill('SIGTERM');
       await Promise.race([proc.exited, Bun.sleep(15_000)]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
       console.error(
-        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors}, RSS ${rss.toFixed(0)} MiB, WAL peak ${walPeakMiB.toFixed(1)} MiB, /metrics ${renderMs?.toFixed(2) ?? '-'} ms`,
+        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors}, CPU ${cpuUs.toFixed(1)} µs/req, RSS ${rss.toFixed(0)} MiB, WAL peak ${walPeakMiB.toFixed(1)} MiB, /metrics ${renderMs?.toFixed(2) ?? '-'} ms`,
       );
       results.set(target.name, [...(results.get(target.name) ?? []), result]);
     }
@@ -218,6 +228,7 @@ const summary = measured.map((t) => {
     p50: m((r) => r.p50),
     p99: m((r) => r.p99),
     errors: rs.reduce((a, r) => a + r.errors, 0),
+    cpu: m((r) => r.cpuUs),
     rss: m((r) => r.rssMiB),
     wal: Math.max(...rs.map((r) => r.walPeakMiB)),
     render: renders.length > 0 ? median(renders) : undefined,
@@ -228,12 +239,12 @@ const cpu = (await Bun.file('/proc/cpuinfo').text()).match(/model name\s*:\s*(.*
 console.log(
   `\n${new Date().toISOString().slice(0, 10)}, ${cpu}, Bun ${Bun.version}; server on core 0, wrk (1 thread, ${CONNECTIONS} connections) on core 1; median of ${ROUNDS} rounds of ${SECONDS} s after a warm-up. Load average before ${loadBefore}, after ${load()}.\n`,
 );
-console.log('| target | requests/s | p50 | p99 | vs bare | non-2xx / socket errors | RSS after | WAL peak | `/metrics` render |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| target | requests/s | p50 | p99 | vs bare | server CPU per request | non-2xx / socket errors | RSS after | WAL peak | `/metrics` render |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const s of summary) {
   const render = s.render === undefined ? '—' : `${s.render.toFixed(2)} ms`;
   console.log(
-    `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} ms | ${s.p99.toFixed(2)} ms | ${((100 * s.rps) / bare.rps).toFixed(0)}% | ${s.errors} | ${s.rss.toFixed(0)} MiB | ${s.wal > 0 ? `${s.wal.toFixed(1)} MiB` : '—'} | ${render} |`,
+    `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} ms | ${s.p99.toFixed(2)} ms | ${((100 * s.rps) / bare.rps).toFixed(0)}% | ${s.cpu.toFixed(1)} µs | ${s.errors} | ${s.rss.toFixed(0)} MiB | ${s.wal > 0 ? `${s.wal.toFixed(1)} MiB` : '—'} | ${render} |`,
   );
 }
-for (const t of targets.filter((t) => t.skip)) console.log(`| ${t.name} | not measured: ${t.skip} | | | | | | | |`);
+for (const t of targets.filter((t) => t.skip)) console.log(`| ${t.name} | not measured: ${t.skip} | | | | | | | | |`);
