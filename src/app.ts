@@ -5,7 +5,7 @@ import { healthPlugin, type Readiness } from './http/health';
 import { metricsEndpointPlugin } from './http/metrics-endpoint';
 import { observabilityPlugin } from './http/observability';
 import type { Logger } from './log';
-import type { Metrics } from './metrics';
+import type { ExemplarLabels, Metrics } from './metrics';
 import type { Queue } from './queue/types';
 import { submissionsRoutes } from './routes/submissions';
 
@@ -18,13 +18,15 @@ export interface AppDeps {
   version: string;
   /** Serve /metrics on this app. False when a separate metrics port serves it. */
   serveMetrics: boolean;
+  /** Exemplar labels (a trace id) for each request's duration; the tracing code provides it. */
+  exemplar?: (request: Request) => ExemplarLabels | undefined;
 }
 
 /** The whole HTTP surface, composed from one plugin per concern. No ports, no globals. */
 export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false })
     .use(errorsPlugin({ log: deps.log }))
-    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log }))
+    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, exemplar: deps.exemplar }))
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));
