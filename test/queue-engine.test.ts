@@ -7,7 +7,7 @@ import { createMetrics, renderMetrics } from '../src/metrics';
 import { retryDelayMs } from '../src/queue/backoff';
 import { JobQueue, type EngineOptions } from '../src/queue/engine';
 import { createSimulatedPipeline, processingDelayMs, type Processor } from '../src/queue/pipeline';
-import type { JobStore } from '../src/queue/store';
+import type { JobStore } from '../src/queue/sync-store';
 import { createMemoryStore } from '../src/queue/stores/memory';
 import { openSqliteStore } from '../src/queue/stores/sqlite';
 import { sample, waitFor } from './support/queue';

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobStore } from '../src/queue/store';
+import type { JobStore } from '../src/queue/sync-store';
 import { createMemoryStore } from '../src/queue/stores/memory';
 import { openSqliteStore } from '../src/queue/stores/sqlite';
 

@@ -2,7 +2,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { retryDelayMs } from './backoff';
 import { ProcessingFailure, type Processor } from './pipeline';
-import type { ClaimedJob, JobStore, Settle } from './store';
+import type { ClaimedJob, JobStore, Settle } from './sync-store';
 import { FAILURE_REASONS, QueueUnavailableError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
 
 export interface EngineOptions {

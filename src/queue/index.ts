@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { JobQueue } from './engine';
 import { createSimulatedPipeline } from './pipeline';
-import type { JobStore } from './store';
+import type { JobStore } from './sync-store';
 import { createMemoryStore } from './stores/memory';
 import { openSqliteStore } from './stores/sqlite';
 import { QueueStartError, type Queue } from './types';

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { JobQueue } from '../../src/queue/engine';
 import { createSimulatedPipeline } from '../../src/queue/pipeline';
-import type { JobStore } from '../../src/queue/store';
+import type { JobStore } from '../../src/queue/sync-store';
 import { createMemoryStore } from '../../src/queue/stores/memory';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
 

@@ -1,4 +1,4 @@
-import { toJobStatus, type StoredJob, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
+import { toJobStatus, type StoredJob, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../sync-store';
 import type { JobState, JobStatus, Submission } from '../types';
 
 /** `runAt` means: queued, when it may run; processing, when its lease ends. */

@@ -1,7 +1,7 @@
 import { Database, SQLiteError } from 'bun:sqlite';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { toJobStatus, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
+import { toJobStatus, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../sync-store';
 import { JOB_STATES, QueueStartError, type JobState, type JobStatus, type Submission } from '../types';
 import { startCheckpointer, type Checkpointer } from './checkpointer';
 
