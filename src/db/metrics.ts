@@ -25,8 +25,13 @@ export interface DbPoolState {
   lastFailed: () => boolean;
 }
 
-export function createDatabaseMetrics(registry: Registry, pool: DbPoolState) {
+/**
+ * The database metrics on `registry`. The pool is bound once the driver opened it (`bindPool`);
+ * before that the gauges read 0 (not up, no connections).
+ */
+export function createDatabaseMetrics(registry: Registry) {
   const on = { registers: [registry] };
+  let pool: DbPoolState = { max: 0, inUse: () => 0, lastOkAt: () => undefined, lastFailed: () => true };
   new Gauge({
     name: 'pipewatch_db_up',
     help: 'PostgreSQL queue: 1 when the last round trip to the database succeeded within the last 10 s, else 0 (submissions get 503 storage and workers pause). Check that the database runs and accepts this instance\'s connections.',
@@ -53,6 +58,9 @@ export function createDatabaseMetrics(registry: Registry, pool: DbPoolState) {
     },
   });
   return {
+    bindPool(state: DbPoolState): void {
+      pool = state;
+    },
     queryDuration: new Histogram({
       name: 'pipewatch_db_query_duration_seconds',
       help: 'PostgreSQL queue: round-trip time of each database operation (commit is the group commit a 202 waits for), failures included.',

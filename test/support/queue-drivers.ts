@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolvePgTarget } from '../../src/db/connection';
 import type { JobStore } from '../../src/queue/store';
+import { openPostgresStore } from '../../src/queue/stores/postgres';
+import { startPostgres, type PostgresCluster } from './postgres';
 
 /**
  * The queue drivers the conformance suite (test/queue-conformance.test.ts) runs against, each a
@@ -49,5 +52,49 @@ export function tempDataDir(prefix = 'pipewatch-driver-'): { dir: string; remove
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * PostgreSQL: one real throw-away cluster for the driver's tests (test/support/postgres.ts), a
+ * fresh database per store. `reopen` connects a second pool to the same database, as a restarted
+ * (or another) instance would.
+ */
+export function postgresDriver(): DriverFixture {
+  let cluster: PostgresCluster | undefined;
+  return {
+    name: 'postgres',
+    async setUp() {
+      cluster = await startPostgres();
+    },
+    async tearDown() {
+      await cluster?.destroy();
+      cluster = undefined;
+    },
+    async create() {
+      if (!cluster) throw new Error('postgres fixture: setUp() was not called');
+      const database = await cluster.createDatabase('conformance');
+      const open = async () =>
+        track(
+          await openPostgresStore({
+            target: resolvePgTarget({ DATABASE_URL: cluster!.url(database) }),
+            pool: { max: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 },
+            startupWaitMs: 5_000,
+          }),
+        );
+      const stores = [await open()];
+      return {
+        store: stores[0]!,
+        reopen: async () => {
+          const store = await open();
+          stores.push(store);
+          return store;
+        },
+        dispose: async () => {
+          for (const store of stores) await store.close();
+          await cluster?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        },
+      };
+    },
+  };
+}
+
 /** Filled in as drivers move to the async contract (memory and sqlite first; postgres by the pg engineer). */
-export const DRIVERS: DriverFixture[] = [];
+export const DRIVERS: DriverFixture[] = [postgresDriver()];

@@ -41,9 +41,10 @@ export class PgDb {
   }
 
   /** Connects (retrying for startupWaitMs), then migrates. Throws a one-line QueueStartError. */
-  static async open(options: PgDbOptions): Promise<{ db: PgDb; queueId: string; applied: number[] }> {
+  static async open(options: PgDbOptions): Promise<{ db: PgDb; queueId: string; applied: string[] }> {
     const sql = new SQL(sqlOptions(options.target, options.pool));
     const db = new PgDb(sql, options);
+    options.metrics?.bindPool({ max: options.pool.max, inUse: () => db.inUse(), lastOkAt: () => db.lastOkAt(), lastFailed: () => db.lastFailed() });
     const where = describeTarget(options.target);
     const started = performance.now();
     let lastReason = 'no attempt';
@@ -66,7 +67,7 @@ export class PgDb {
       }
     }
     try {
-      const { queueId, applied } = await db.run('migrate', (q) => migrate(q, where), 60_000);
+      const { queueId, applied } = await db.run('migrate', (q) => migrate(q, `the PostgreSQL database at ${where}`), 60_000);
       return { db, queueId, applied };
     } catch (error) {
       await sql.close().catch(() => {});

@@ -1,5 +1,5 @@
 import type { SQL } from 'bun';
-import { QueueStartError } from '../types';
+import { applyMigrations, type Migration } from '../migrations';
 
 /**
  * The PostgreSQL queue's schema, as numbered migrations applied in order at start. Each instance
@@ -23,10 +23,12 @@ export const FAILED = 3;
  * delete), so autovacuum is told to visit this table far more often than the global default
  * (20% dead rows), keeping the indexes and the heap small.
  */
-const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    sql: `
+    name: 'jobs table, partial indexes, autovacuum settings, leader lease table',
+    up: (session) =>
+      session.exec(`
 CREATE TABLE pipewatch_jobs (
   seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   id          uuid     NOT NULL UNIQUE,
@@ -55,49 +57,50 @@ CREATE TABLE pipewatch_leader (
   holder     text NOT NULL,
   expires_at timestamptz NOT NULL
 );
-`,
+`),
   },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 
 /** Any constant: all pipewatch instances on one database serialise their migrations on it. */
 const MIGRATION_LOCK = 0x70697065; // "pipe"
 
 export interface MigrationResult {
   queueId: string;
-  /** Versions this instance applied (empty when another instance already had). */
-  applied: number[];
+  /** Names of the steps this instance applied (empty when another instance already had). */
+  applied: string[];
 }
 
-/** Brings the schema to SCHEMA_VERSION and returns the queue's id (created on first start). */
+/** Brings the schema to SCHEMA_VERSION and returns the queue's id (made on first start). */
 export async function migrate(sql: SQL, where: string): Promise<MigrationResult> {
   return await sql.begin(async (tx) => {
+    // Waits for an instance migrating right now; released by this transaction's end, whatever happens.
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await tx`CREATE TABLE IF NOT EXISTS pipewatch_meta (key text PRIMARY KEY, value text NOT NULL)`;
-    const rows = await tx`SELECT key, value FROM pipewatch_meta WHERE key IN ('schema_version', 'queue_id')`;
-    const meta = new Map<string, string>((rows as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
-    const current = Number(meta.get('schema_version') ?? 0);
-    if (current > SCHEMA_VERSION) {
-      throw new QueueStartError(
-        `the PostgreSQL queue at ${where} has schema version ${current}, newer than this pipewatch understands (${SCHEMA_VERSION}); run a newer pipewatch or point DATABASE_URL elsewhere`,
-      );
-    }
-    const applied: number[] = [];
-    for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue;
-      await tx.unsafe(migration.sql);
-      applied.push(migration.version);
-    }
-    if (applied.length > 0) {
-      await tx`INSERT INTO pipewatch_meta (key, value) VALUES ('schema_version', ${String(SCHEMA_VERSION)})
-               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
-    }
-    let queueId = meta.get('queue_id');
+    const outcome = await applyMigrations(
+      {
+        version: async () => {
+          const [row] = await tx`SELECT value FROM pipewatch_meta WHERE key = 'schema_version'`;
+          return row ? Number((row as { value: string }).value) : 0;
+        },
+        setVersion: async (version) => {
+          await tx`INSERT INTO pipewatch_meta (key, value) VALUES ('schema_version', ${String(version)})
+                   ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+        },
+        exec: async (text) => {
+          await tx.unsafe(text);
+        },
+      },
+      MIGRATIONS,
+      where,
+    );
+    const [row] = await tx`SELECT value FROM pipewatch_meta WHERE key = 'queue_id'`;
+    let queueId = (row as { value: string } | undefined)?.value;
     if (!queueId) {
       queueId = crypto.randomUUID();
       await tx`INSERT INTO pipewatch_meta (key, value) VALUES ('queue_id', ${queueId})`;
     }
-    return { queueId, applied };
+    return { queueId, applied: outcome.applied };
   });
 }

@@ -1,6 +1,20 @@
-import { toJobStatus, type ClaimedJob, type PruneResult, type Settle } from '../store';
-import { JOB_STATES, type JobState, type JobStatus, type Submission } from '../types';
-import { PgDb, type PgDbOptions } from './postgres-db';
+import { hostname } from 'node:os';
+import {
+  toJobStatus,
+  type ClaimedJob,
+  type CommitRequest,
+  type CommitResult,
+  type JobStore,
+  type PruneRequest,
+  type PruneResult,
+  type RecoverRequest,
+  type RecoveryResult,
+  type Settle,
+  type StoreStats,
+} from '../store';
+import { JOB_STATES, QueueUnavailableError, type JobState, type JobStatus } from '../types';
+import { isTransient, PgDb, type PgDbOptions } from './postgres-db';
+import { LeaderLease } from './postgres-leader';
 import { FAILED, PROCESSING, QUEUED, SUCCEEDED } from './postgres-schema';
 
 /**
@@ -12,26 +26,11 @@ import { FAILED, PROCESSING, QUEUED, SUCCEEDED } from './postgres-schema';
  * so an unknown outcome is never answered 202.
  */
 
-/** A tick's work for the group commit. */
-export interface PgCommit {
-  /** New jobs, all created at `now`. */
-  insert?: { ids: readonly string[]; records: readonly Submission[]; traces: ReadonlyArray<string | null>; now: number };
-  settles?: readonly Settle[];
-  /** Lease up to `limit` due jobs until `leaseUntil`. */
-  claim?: { now: number; leaseUntil: number; limit: number };
-}
-
-export interface PgCommitResult {
-  /** For each settle: did its fence match (the attempt still held the job)? */
-  applied: boolean[];
-  claimed: Array<ClaimedJob & { trace: string | null }>;
-}
-
 interface ResultRow {
   kind: number;
   seq: string;
   id: string | null;
-  payload: Submission | null;
+  payload: ClaimedJob['record'] | null;
   trace: string | null;
   attempts: number | null;
   available_at: string | null;
@@ -63,6 +62,11 @@ WITH inserted AS (
     AS s(seq, attempts, state, now, run_at, reason, uncount)
   WHERE j.seq = s.seq AND j.state = ${PROCESSING} AND j.attempts = s.attempts
   RETURNING j.seq, s.attempts
+), renewed AS (
+  UPDATE pipewatch_jobs j SET run_at = $13, updated_at = $12
+  FROM unnest($15::int8[], $16::int4[]) AS r(seq, attempts)
+  WHERE j.seq = r.seq AND j.state = ${PROCESSING} AND j.attempts = r.attempts
+  RETURNING j.seq, r.attempts
 ), due AS (
   SELECT seq, run_at FROM pipewatch_jobs
   WHERE state = ${QUEUED} AND run_at <= $12
@@ -78,33 +82,58 @@ SELECT 0 AS kind, seq, NULL::uuid AS id, NULL::jsonb AS payload, NULL::text AS t
 UNION ALL
 SELECT 1, seq, id, payload, trace, attempts, available_at FROM claimed
 UNION ALL
-SELECT 2, count(*), NULL, NULL, NULL, NULL, NULL FROM inserted`;
+SELECT 2, count(*), NULL, NULL, NULL, NULL, NULL FROM inserted
+UNION ALL
+SELECT 3, seq, NULL, NULL, NULL, attempts, NULL FROM renewed`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export interface Backlog {
-  queued: number;
-  processing: number;
-  /** performance.now() when counted. */
-  at: number;
+export interface PostgresStoreOptions extends PgDbOptions {
+  /** Leader lease TTL (the global gauges' exporter); renewed every third of it. */
+  leaderTtlMs?: number;
+  /** Told when this instance gains or loses the leader lease. */
+  onLeaderChange?: (leading: boolean) => void;
+  /** Told about each migration this instance applied. */
+  onMigrated?: (steps: string[]) => void;
 }
 
-export class PostgresJobs {
+/** Retry-After for a refusal while the database cannot be reached: a failover takes seconds. */
+const DATABASE_RETRY_AFTER_S = 2;
+
+/**
+ * Connects (retrying an unreachable database for `startupWaitMs`), migrates, and starts the leader
+ * lease. Throws a one-line QueueStartError that names the setting and never the password.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const { db, queueId, applied } = await PgDb.open(options);
+  if (applied.length > 0) options.onMigrated?.(applied);
+  const store = new PostgresStore(db, queueId, options);
+  await store.leader.tryAcquire();
+  store.leader.start();
+  return store;
+}
+
+export class PostgresStore implements JobStore {
+  readonly ownership = 'shared' as const;
+  /** synchronous_commit is on (set per connection): a resolved commit is flushed to the server's WAL. */
+  readonly durability = 'power-loss' as const;
+  readonly leader: LeaderLease;
+
   constructor(
     readonly db: PgDb,
     readonly queueId: string,
-  ) {}
-
-  static async open(options: PgDbOptions): Promise<{ jobs: PostgresJobs; applied: number[] }> {
-    const { db, queueId, applied } = await PgDb.open(options);
-    return { jobs: new PostgresJobs(db, queueId), applied };
+    options: PostgresStoreOptions,
+  ) {
+    this.leader = new LeaderLease(db, {
+      holder: `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`,
+      ttlMs: options.leaderTtlMs,
+      onChange: options.onLeaderChange,
+    });
   }
 
   /** The group commit: see COMMIT_SQL. Rejects when the outcome is not known to be committed. */
-  async commit(work: PgCommit): Promise<PgCommitResult> {
-    const insert = work.insert;
-    const settles = work.settles ?? [];
-    const claim = work.claim;
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    const { now, enqueue, settles, renew } = request;
     const n = settles.length;
     const seqs = new Array<number>(n);
     const attempts = new Array<number>(n);
@@ -123,14 +152,14 @@ export class PostgresJobs {
       reasons[i] = s.kind === 'retry' || s.kind === 'failed' ? s.reason : null;
       uncount[i] = s.kind === 'release' ? 1 : 0; // a release does not count the attempt
     }
-    const payloads = insert ? insert.records.map((r) => JSON.stringify(r)) : [];
-    const now = claim?.now ?? insert?.now ?? Date.now();
     const rows = (await this.db.run('commit', (sql) =>
       sql.unsafe(COMMIT_SQL, [
-        insert?.now ?? now,
-        insert ? [...insert.ids] : [],
-        payloads,
-        insert ? [...insert.traces] : [],
+        now,
+        enqueue.map((job) => job.id),
+        // Bound as text and cast in SQL: a JSON string bound straight to ::jsonb would be stored
+        // as one jsonb string (double-encoded).
+        enqueue.map((job) => JSON.stringify(job.record)),
+        enqueue.map((job) => job.trace),
         seqs,
         attempts,
         states,
@@ -139,14 +168,18 @@ export class PostgresJobs {
         reasons,
         uncount,
         now,
-        claim?.leaseUntil ?? now,
-        claim?.limit ?? 0,
+        request.leaseUntil,
+        Math.max(0, request.claim),
+        renew.map((r) => r.seq),
+        renew.map((r) => r.attempts),
       ]),
     )) as ResultRow[];
-    const done = new Set<string>();
-    const claimed: PgCommitResult['claimed'] = [];
+    const settled = new Set<string>();
+    const renewedKeys = new Set<string>();
+    const claimed: ClaimedJob[] = [];
     for (const row of rows) {
-      if (row.kind === 0) done.add(`${row.seq}:${row.attempts}`);
+      if (row.kind === 0) settled.add(`${row.seq}:${row.attempts}`);
+      else if (row.kind === 3) renewedKeys.add(`${row.seq}:${row.attempts}`);
       else if (row.kind === 1) {
         claimed.push({
           seq: Number(row.seq),
@@ -159,61 +192,58 @@ export class PostgresJobs {
       }
     }
     claimed.sort((a, b) => a.availableAt - b.availableAt || a.seq - b.seq);
-    return { applied: settles.map((s) => done.has(`${s.seq}:${s.attempts}`)), claimed };
-  }
-
-  /** Extends the leases of attempts still running here; returns the seqs whose fence still matched. */
-  async renew(leases: ReadonlyArray<{ seq: number; attempts: number }>, leaseUntil: number, now: number): Promise<Set<number>> {
-    if (leases.length === 0) return new Set();
-    const rows = (await this.db.run('renew', (sql) =>
-      sql.unsafe(
-        `UPDATE pipewatch_jobs j SET run_at = $1, updated_at = $2
-         FROM unnest($3::int8[], $4::int4[]) AS l(seq, attempts)
-         WHERE j.seq = l.seq AND j.state = ${PROCESSING} AND j.attempts = l.attempts
-         RETURNING j.seq`,
-        [leaseUntil, now, leases.map((l) => l.seq), leases.map((l) => l.attempts)],
-      ),
-    )) as Array<{ seq: string }>;
-    return new Set(rows.map((r) => Number(r.seq)));
+    return {
+      applied: settles.map((s) => settled.has(`${s.seq}:${s.attempts}`)),
+      renewed: renew.map((r) => renewedKeys.has(`${r.seq}:${r.attempts}`)),
+      claimed,
+    };
   }
 
   /**
-   * Leases that ended without a settle (their instance died or stalled): queued again, the lost
-   * attempt counted, or dead-lettered when it was the last. Any instance may run this; SKIP LOCKED
-   * keeps two of them from fighting over the same rows.
+   * Leases that ended without a settle (their instance died or stalled): queued again with the lost
+   * attempt counted, or dead-lettered when it was the last. SKIP LOCKED: instances running this at
+   * the same moment recover different rows, never one twice.
    */
-  async reclaimExpired(now: number, maxAttempts: number, reason: string, limit: number): Promise<{ requeued: number; failed: number; ids: string[] }> {
+  async recover(request: RecoverRequest): Promise<RecoveryResult> {
     const rows = (await this.db.run('reclaim', (sql) =>
       sql.unsafe(
         `WITH expired AS (
            SELECT seq FROM pipewatch_jobs WHERE state = ${PROCESSING} AND run_at <= $1
-           ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED
+           ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED
          )
          UPDATE pipewatch_jobs j SET
-           state = CASE WHEN j.attempts >= $2 THEN ${FAILED} ELSE ${QUEUED} END,
-           finished_at = CASE WHEN j.attempts >= $2 THEN $1 ELSE NULL END,
-           run_at = $1, updated_at = $1, last_error = $3
+           state = CASE WHEN j.attempts >= $3 THEN ${FAILED} ELSE ${QUEUED} END,
+           finished_at = CASE WHEN j.attempts >= $3 THEN $2 ELSE NULL END,
+           run_at = $2, updated_at = $2, last_error = $4
          FROM expired WHERE j.seq = expired.seq
          RETURNING j.id, j.state`,
-        [now, maxAttempts, reason, limit],
+        [Math.min(request.leaseEndedBy, Number.MAX_SAFE_INTEGER), request.now, request.maxAttempts, request.reason, Math.max(1, request.limit)],
       ),
     )) as Array<{ id: string; state: number }>;
-    let failed = 0;
-    for (const row of rows) if (row.state === FAILED) failed++;
-    return { requeued: rows.length - failed, failed, ids: rows.map((r) => r.id) };
+    const deadLettered: string[] = [];
+    for (const row of rows) if (row.state === FAILED) deadLettered.push(row.id);
+    return { requeued: rows.length - deadLettered.length, deadLettered };
+  }
+
+  async clampDue(request: { latest: number; now: number }): Promise<number> {
+    const rows = (await this.db.run('reclaim', (sql) =>
+      sql.unsafe(`UPDATE pipewatch_jobs SET run_at = $2 WHERE state = ${QUEUED} AND run_at > $1 RETURNING seq`, [request.latest, request.now]),
+    )) as unknown[];
+    return rows.length;
   }
 
   /**
    * Deletes up to `limit` finished jobs: first the `excess` oldest, then those finished before
    * `finishedBefore`. SKIP LOCKED: two instances pruning at once delete different rows.
    */
-  async prune(finishedBefore: number, excess: number, limit: number): Promise<PruneResult> {
+  async prune(request: PruneRequest): Promise<PruneResult> {
+    const { excess, finishedBefore, limit } = request;
     const result = { succeeded: 0, failed: 0 };
     const remove = async (where: string, params: unknown[], max: number) => {
       const rows = (await this.db.run('prune', (sql) =>
         sql.unsafe(
           `WITH victims AS (
-             SELECT seq FROM pipewatch_jobs WHERE state >= ${SUCCEEDED} ${where} ORDER BY finished_at LIMIT ${Math.floor(max)} FOR UPDATE SKIP LOCKED
+             SELECT seq FROM pipewatch_jobs WHERE state >= ${SUCCEEDED} ${where} ORDER BY finished_at LIMIT ${Math.max(0, Math.floor(max))} FOR UPDATE SKIP LOCKED
            )
            DELETE FROM pipewatch_jobs j USING victims WHERE j.seq = victims.seq RETURNING j.state`,
           params,
@@ -230,52 +260,51 @@ export class PostgresJobs {
     return result;
   }
 
-  /** Unfinished jobs in the whole queue (every instance's): two short partial-index scans. */
-  async backlog(): Promise<Backlog> {
+  /**
+   * The whole queue's figures in one round trip of index lookups: the backlog (queued, processing)
+   * from the two small partial indexes, the oldest unfinished job and the next due one from one
+   * index entry each. Finished counts (a scan of the retained rows) only on the leader, which alone
+   * exports them and runs retention by count; elsewhere they read 0.
+   */
+  async stats(): Promise<StoreStats> {
+    const leader = this.leader.isLeader();
     const [row] = (await this.db.run('stats', (sql) =>
       sql.unsafe(
-        `SELECT (SELECT count(*) FROM pipewatch_jobs WHERE state = ${QUEUED}) AS queued,
-                (SELECT count(*) FROM pipewatch_jobs WHERE state = ${PROCESSING}) AS processing`,
+        `SELECT
+           (SELECT count(*) FROM pipewatch_jobs WHERE state = ${QUEUED}) AS queued,
+           (SELECT count(*) FROM pipewatch_jobs WHERE state = ${PROCESSING}) AS processing,
+           ${leader ? `(SELECT count(*) FROM pipewatch_jobs WHERE state >= ${SUCCEEDED} AND state = ${SUCCEEDED})` : '0'} AS succeeded,
+           ${leader ? `(SELECT count(*) FROM pipewatch_jobs WHERE state >= ${SUCCEEDED} AND state = ${FAILED})` : '0'} AS failed,
+           (SELECT created_at FROM pipewatch_jobs WHERE state < ${SUCCEEDED} ORDER BY seq LIMIT 1) AS oldest,
+           (SELECT run_at FROM pipewatch_jobs WHERE state = ${QUEUED} ORDER BY run_at, seq LIMIT 1) AS next_run_at`,
       ),
-    )) as Array<{ queued: string; processing: string }>;
-    return { queued: Number(row!.queued), processing: Number(row!.processing), at: performance.now() };
-  }
-
-  /** Jobs per state, the finished ones included (a scan of the retained rows: for gauges, not per request). */
-  async countByState(): Promise<Record<JobState, number>> {
-    const rows = (await this.db.run('stats', (sql) => sql.unsafe('SELECT state, count(*) AS n FROM pipewatch_jobs GROUP BY state'))) as Array<{
-      state: number;
-      n: string;
-    }>;
-    const counts = { queued: 0, processing: 0, succeeded: 0, failed: 0 };
-    for (const row of rows) {
-      const state = JOB_STATES[row.state];
-      if (state) counts[state] = Number(row.n);
-    }
-    return counts;
-  }
-
-  /** Earliest `run_at` of a queued job (null when none): one index lookup. */
-  async nextRunAt(): Promise<number | null> {
-    const [row] = (await this.db.run('stats', (sql) =>
-      sql.unsafe(`SELECT run_at FROM pipewatch_jobs WHERE state = ${QUEUED} ORDER BY run_at, seq LIMIT 1`),
-    )) as Array<{ run_at: string }>;
-    return row ? Number(row.run_at) : null;
-  }
-
-  /** `created_at` of the oldest unfinished job (null when none): one index lookup. */
-  async oldestUnfinishedCreatedAt(): Promise<number | null> {
-    const [row] = (await this.db.run('stats', (sql) =>
-      sql.unsafe(`SELECT created_at FROM pipewatch_jobs WHERE state < ${SUCCEEDED} ORDER BY seq LIMIT 1`),
-    )) as Array<{ created_at: string }>;
-    return row ? Number(row.created_at) : null;
+    )) as Array<{ queued: string; processing: string; succeeded: string; failed: string; oldest: string | null; next_run_at: string | null }>;
+    const depth: Record<JobState, number> = {
+      queued: Number(row!.queued),
+      processing: Number(row!.processing),
+      succeeded: Number(row!.succeeded),
+      failed: Number(row!.failed),
+    };
+    return {
+      depth,
+      oldestUnfinishedCreatedAt: row!.oldest === null ? null : Number(row!.oldest),
+      nextRunAt: row!.next_run_at === null ? null : Number(row!.next_run_at),
+      leader,
+    };
   }
 
   async status(id: string): Promise<JobStatus | undefined> {
     if (!UUID.test(id)) return undefined; // never a job id: no round trip, no cast error
-    const [row] = (await this.db.run('status', (sql) =>
-      sql.unsafe('SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM pipewatch_jobs WHERE id = $1::uuid', [id]),
-    )) as Array<{ id: string; state: number; attempts: number; created_at: string; updated_at: string; run_at: string; finished_at: string | null; last_error: string | null }>;
+    let rows: StatusRow[];
+    try {
+      rows = (await this.db.run('status', (sql) =>
+        sql.unsafe('SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM pipewatch_jobs WHERE id = $1::uuid', [id]),
+      )) as StatusRow[];
+    } catch (error) {
+      if (isTransient(error)) throw new QueueUnavailableError('storage', DATABASE_RETRY_AFTER_S);
+      throw error;
+    }
+    const row = rows[0];
     if (!row) return undefined;
     return toJobStatus({
       id: row.id,
@@ -289,7 +318,24 @@ export class PostgresJobs {
     });
   }
 
+  /** Is the database answering? (the last round trip succeeded) */
+  healthy(): boolean {
+    return this.db.healthy();
+  }
+
   async close(): Promise<void> {
+    await this.leader.stop();
     await this.db.close();
   }
+}
+
+interface StatusRow {
+  id: string;
+  state: number;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  run_at: string;
+  finished_at: string | null;
+  last_error: string | null;
 }
