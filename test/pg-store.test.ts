@@ -152,6 +152,27 @@ describe('several instances on one database', () => {
   });
 });
 
+describe('table health', () => {
+  test('claims, lease recovery, backlog counts, the oldest job and retention each use their partial index', async () => {
+    const db = await pg.createDatabase();
+    const store = await open(db);
+    const now = Date.now();
+    for (let i = 0; i < 20; i++) await store.commit(request(now, { enqueue: newJobs(1000) }));
+    // Mostly finished rows, as in a healthy queue: the hot lookups must not scan them.
+    await pg.query(`UPDATE pipewatch_jobs SET state = 2, finished_at = ${now} WHERE seq % 50 <> 0`, db);
+    await pg.query('UPDATE pipewatch_jobs SET state = 1 WHERE seq % 100 = 0', db);
+    await pg.query('VACUUM ANALYZE pipewatch_jobs', db);
+    const plan = async (query: string) =>
+      (await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, db)).map((r) => r['QUERY PLAN']).join('\n');
+    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 0 AND run_at <= ${now} ORDER BY run_at, seq LIMIT 8 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_due');
+    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 1 AND run_at <= ${now} ORDER BY run_at LIMIT 100 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_leased');
+    expect(await plan('SELECT created_at FROM pipewatch_jobs WHERE state < 2 ORDER BY seq LIMIT 1')).toContain('Index Only Scan using pipewatch_jobs_unfinished');
+    expect(await plan('SELECT count(*) FROM pipewatch_jobs WHERE state = 0')).toContain('using pipewatch_jobs_due');
+    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state >= 2 AND finished_at < ${now + 1} ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_finished');
+    expect(await store.oldestUnfinishedCreatedAt()).toBe(now);
+  }, 30_000);
+});
+
 describe('records and statuses', () => {
   test('every script of the load-test payload file round-trips unchanged, with its trace', async () => {
     const db = await pg.createDatabase();

@@ -293,6 +293,14 @@ export class PostgresStore implements JobStore {
     };
   }
 
+  /** `created_at` of the oldest unfinished job (null when none): one index lookup. */
+  async oldestUnfinishedCreatedAt(): Promise<number | null> {
+    const [row] = (await this.db.run('stats', (sql) =>
+      sql.unsafe(`SELECT created_at FROM pipewatch_jobs WHERE state < ${SUCCEEDED} ORDER BY seq LIMIT 1`),
+    )) as Array<{ created_at: string }>;
+    return row ? Number(row.created_at) : null;
+  }
+
   async status(id: string): Promise<JobStatus | undefined> {
     if (!UUID.test(id)) return undefined; // never a job id: no round trip, no cast error
     let rows: StatusRow[];
