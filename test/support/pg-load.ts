@@ -25,6 +25,8 @@ export interface LoadOptions {
   concurrency: number;
   /** Stop after this many requests. */
   total: number;
+  /** Also stop as soon as this returns true (checked before each request). */
+  until?: () => boolean;
   /** A request that takes longer counts as a hang (status -1). */
   timeoutMs?: number;
   /** Pause between one request's answer and the next on the same lane. */
@@ -36,7 +38,7 @@ export async function runLoad(options: LoadOptions): Promise<Answer[]> {
   const answers: Answer[] = [];
   let sent = 0;
   const lane = async (laneNo: number) => {
-    while (sent < options.total) {
+    while (sent < options.total && !options.until?.()) {
       const n = sent++;
       const targets = options.targets();
       let index = (n + laneNo) % targets.length;
