@@ -13,7 +13,7 @@ async function main() {
   if (process.argv[2] === 'healthcheck') process.exit(await healthcheck(config)); // container HEALTHCHECK
   const log = createLogger(config.LOG_LEVEL);
   const metrics = createMetrics(buildInfo);
-  const queue = createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log });
 
   // Ready once the queue runs and until shutdown begins.
   let started = false;
@@ -48,7 +48,7 @@ async function main() {
     await api.stop(false); // closes idle connections; in-flight requests finish
     await queue.stop(remaining());
     await metricsServer?.stop(true);
-    queue.close();
+    await queue.close();
     clearTimeout(deadline);
     log.info({ duration_ms: Math.round(performance.now() - since) }, 'stopped');
     process.exit(0);

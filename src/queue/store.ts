@@ -209,6 +209,11 @@ export interface JobStore {
    * second, so it must be cheap (partial-index counts, two index lookups).
    */
   stats(): Promise<StoreStats>;
+  /**
+   * `createdAt` of the oldest unfinished job (null when none): one index lookup. A single-owner
+   * engine refreshes the age gauge with it about once a second while work is unfinished.
+   */
+  oldestUnfinishedCreatedAt(): Promise<number | null>;
   /** The status resource of one job; undefined for an unknown (or pruned, or malformed) id. */
   status(id: string): Promise<JobStatus | undefined>;
   /**
