@@ -5,13 +5,14 @@ import { JobQueue } from './engine';
 import { createSimulatedPipeline } from './pipeline';
 import type { JobStore } from './store';
 import { openMemoryStore } from './stores/memory';
+import { openPostgresQueueStore } from './stores/postgres-open';
 import { openSqliteStore } from './stores/sqlite';
 import { QueueStartError, type Queue } from './types';
 
 export * from './types';
 
 /** Opens the store named by QUEUE_DRIVER. */
-function openStore(config: Config, log: Logger): Promise<JobStore> {
+function openStore(config: Config, log: Logger, metrics: Metrics): Promise<JobStore> {
   switch (config.QUEUE_DRIVER) {
     case 'memory':
       return openMemoryStore();
@@ -23,6 +24,8 @@ function openStore(config: Config, log: Logger): Promise<JobStore> {
         onExposedDataDir: (mode) =>
           log.warn({ data_dir_mode: mode }, 'DATA_DIR can be read by other users of this machine and holds citizen records; chmod 700 it'),
       });
+    case 'postgres':
+      return openPostgresQueueStore(config, { log, registry: metrics.registry });
   }
 }
 
@@ -32,7 +35,7 @@ function openStore(config: Config, log: Logger): Promise<JobStore> {
  * that cannot be used throws a QueueStartError.
  */
 export async function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Promise<Queue> {
-  const store = await openStore(config, deps.log);
+  const store = await openStore(config, deps.log, deps.metrics);
   if (store.durability === 'nothing') {
     deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
   }

@@ -326,7 +326,7 @@ export class PostgresStore implements JobStore {
     });
   }
 
-  /** Is the database answering? (the last round trip succeeded) */
+  /** Is the database answering? (the last round trip succeeded): readiness. */
   healthy(): boolean {
     return this.db.healthy();
   }
