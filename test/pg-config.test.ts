@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { ConfigError, loadConfig } from '../src/config';
 import { describeTarget, redactUrl, resolvePgTarget } from '../src/db/connection';
+import { freePort } from './support/postgres';
+import { REPO_ROOT } from './support/service';
 
 // QUEUE_DRIVER=postgres settings: validated at start like every other, the password never shown.
 describe('PostgreSQL connection settings', () => {
@@ -59,4 +61,35 @@ describe('PostgreSQL connection settings', () => {
     expect(redactUrl('connect postgres://queue:s3cret@db:5432/x failed')).toBe('connect postgres://queue:***@db:5432/x failed');
     expect(redactUrl('postgresql://a@b/c')).toBe('postgresql://a@b/c');
   });
+});
+
+describe('a real process with an unreachable database', () => {
+  for (const [variable, env] of [
+    ['DATABASE_URL', (port: number) => ({ DATABASE_URL: `postgres://queue:hunter2@127.0.0.1:${port}/pipewatch` })],
+    ['PGHOST', (port: number) => ({ PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'queue', PGPASSWORD: 'hunter2' })],
+  ] as const) {
+    test(`retries for PG_STARTUP_WAIT_MS, then exits 1 with one line naming ${variable}, never the password`, async () => {
+      const started = performance.now();
+      const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', QUEUE_DRIVER: 'postgres', PG_STARTUP_WAIT_MS: '1200', PG_CONNECT_TIMEOUT_MS: '500', ...env(freePort()) },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      const code = await proc.exited;
+      const elapsed = performance.now() - started;
+      const stderr = await new Response(proc.stderr).text();
+      const stdout = await new Response(proc.stdout).text();
+      expect(code).toBe(1);
+      expect(elapsed).toBeGreaterThanOrEqual(1_100);
+      expect(elapsed).toBeLessThan(15_000);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toStartWith('pipewatch: cannot connect to the PostgreSQL queue at postgres://queue@127.0.0.1:');
+      expect(lines[0]).toContain(`named by ${variable}`);
+      expect(stderr + stdout).not.toContain('hunter2');
+      // The retries were logged as warnings while it waited.
+      expect(stdout).toContain('PostgreSQL not reachable yet; retrying');
+    }, 30_000);
+  }
 });
