@@ -5,7 +5,7 @@ import { healthcheck } from './healthcheck';
 import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
-import { listen } from './server';
+import { listen, openFilesLimit } from './server';
 
 /** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
 async function main() {
@@ -60,7 +60,7 @@ async function main() {
   queue.start();
   started = true;
   log.info(
-    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
+    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit, open_files_limit: openFilesLimit() },
     'pipewatch listening',
   );
 }

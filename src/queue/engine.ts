@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
+import type { Metrics, QueueGaugeSnapshot, QueueGaugeSource } from '../metrics';
 import { retryDelayMs } from './backoff';
 import { monotonicClock, type Clock } from './clock';
 import { ProcessingFailure, type Processor } from './pipeline';
@@ -70,7 +70,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * resolves only after that commit resolved. At most one commit is in flight; work that arrives
  * meanwhile goes into the next one.
  */
-export class JobQueue implements Queue {
+export class JobQueue implements Queue, QueueGaugeSource {
   /** Jobs per state: kept here for single-owner stores; for shared ones, the last poll plus what this instance did since. */
   private counts: Record<JobState, number> = { queued: 0, processing: 0, succeeded: 0, failed: 0 };
   private oldest: { createdAt: number; seenAt: number } | null = null;
@@ -103,7 +103,7 @@ export class JobQueue implements Queue {
   private readonly drain: DrainRate;
   private readonly commitErrors: RateLimitedLog;
   private readonly housekeepingErrors: RateLimitedLog;
-  private readonly refreshGauges = () => this.updateGauges();
+  private unwatchGauges: () => void = () => {};
   private readonly runFlush = () => this.flush();
 
   /** Opens the queue on an open store: recovery (single-owner stores) and the first count happen here. */
@@ -159,10 +159,8 @@ export class JobQueue implements Queue {
       this.dueAt = Math.min(this.dueAt, this.clock());
       this.scheduleFlush();
     });
-    metrics.queueCapacity.set(options.capacity);
     metrics.jobsInFlight.set(0);
-    metrics.beforeScrape.push(this.refreshGauges);
-    this.updateGauges();
+    this.unwatchGauges = metrics.watchQueue(this);
   }
 
   enqueue(record: Submission, options: { trace?: string | null } = {}): Promise<string> {
@@ -234,9 +232,7 @@ export class JobQueue implements Queue {
     this.closed = true;
     this.batch?.committed.reject(new QueueUnavailableError('draining', DRAINING_RETRY_AFTER_S));
     this.batch = undefined;
-    const hooks = this.deps.metrics.beforeScrape;
-    const at = hooks.indexOf(this.refreshGauges);
-    if (at >= 0) hooks.splice(at, 1);
+    this.unwatchGauges();
     await this.housekeeping?.catch(() => {});
     await this.store.close();
   }
@@ -563,12 +559,9 @@ export class JobQueue implements Queue {
     this.dueTimer = this.retryTimer = this.maintenanceTimer = undefined;
   }
 
-  private updateGauges(): void {
-    const { metrics } = this.deps;
-    const stats = this.stats();
-    for (const state of Object.keys(stats.depth) as JobState[]) metrics.queueJobs.set({ state }, stats.depth[state]);
-    metrics.queueCapacity.set(stats.capacity);
-    metrics.oldestQueuedAge.set(stats.oldestUnfinishedAgeSeconds);
+  /** What the global gauges show, asked by the metrics at each scrape (no I/O: the snapshot in memory). */
+  gauges(): QueueGaugeSnapshot {
+    return this.stats();
   }
 
   /** How long a refused client should wait: the time the workers need to free 1% of the capacity. */

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePgTarget } from '../../src/db/connection';
 import type { JobStore } from '../../src/queue/store';
+import { openMemoryStore } from '../../src/queue/stores/memory';
 import { openPostgresStore } from '../../src/queue/stores/postgres';
+import { openSqliteStore } from '../../src/queue/stores/sqlite';
 import { startPostgres, type PostgresCluster } from './postgres';
 
 /**
@@ -52,6 +54,39 @@ export function tempDataDir(prefix = 'pipewatch-driver-'): { dir: string; remove
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export const memoryDriver: DriverFixture = {
+  name: 'memory',
+  async create() {
+    const store = track(await openMemoryStore());
+    return { store, dispose: () => store.close() };
+  },
+};
+
+export const sqliteDriver: DriverFixture = {
+  name: 'sqlite',
+  async create() {
+    const data = tempDataDir();
+    const open = async () => track(await openSqliteStore({ dataDir: data.dir, synchronous: 'NORMAL' }));
+    const store = await open();
+    return {
+      store,
+      reopen: open,
+      async dispose() {
+        await closeAll();
+        data.remove();
+      },
+    };
+  },
+};
+
+/** Closes every tracked store still open (a "dead" process's store is closed here, after the test). */
+export async function closeAll(): Promise<void> {
+  for (const entry of opened.splice(0)) if (!entry.closed) await entry.store.close();
+}
+
+/** The drivers every conformance test runs against. */
+export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, postgresDriver()];
+
 /**
  * PostgreSQL: one real throw-away cluster for the driver's tests (test/support/postgres.ts), a
  * fresh database per store. `reopen` connects a second pool to the same database, as a restarted
@@ -95,6 +130,3 @@ export function postgresDriver(): DriverFixture {
     },
   };
 }
-
-/** Filled in as drivers move to the async contract (memory and sqlite first; postgres by the pg engineer). */
-export const DRIVERS: DriverFixture[] = [postgresDriver()];
