@@ -133,7 +133,17 @@ export class PostgresStore implements JobStore {
 
   /** The group commit: see COMMIT_SQL. Rejects when the outcome is not known to be committed. */
   async commit(request: CommitRequest): Promise<CommitResult> {
-    const { now, enqueue, settles, renew } = request;
+    const { now, enqueue, renew } = request;
+    // Settles apply in order, each fenced: a second settle of the same attempt finds the job no
+    // longer processing under it. One UPDATE would apply both to the row once, so send the first.
+    const firstOfAttempt = new Set<string>();
+    const isFirst = request.settles.map((s) => {
+      const key = `${s.seq}:${s.attempts}`;
+      if (firstOfAttempt.has(key)) return false;
+      firstOfAttempt.add(key);
+      return true;
+    });
+    const settles = request.settles.filter((_, i) => isFirst[i]);
     const n = settles.length;
     const seqs = new Array<number>(n);
     const attempts = new Array<number>(n);
@@ -193,7 +203,7 @@ export class PostgresStore implements JobStore {
     }
     claimed.sort((a, b) => a.availableAt - b.availableAt || a.seq - b.seq);
     return {
-      applied: settles.map((s) => settled.has(`${s.seq}:${s.attempts}`)),
+      applied: request.settles.map((s, i) => isFirst[i]! && settled.has(`${s.seq}:${s.attempts}`)),
       renewed: renew.map((r) => renewedKeys.has(`${r.seq}:${r.attempts}`)),
       claimed,
     };
