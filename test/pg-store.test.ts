@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { resolvePgTarget } from '../src/db/connection';
-import { createDatabaseMetrics } from '../src/db/metrics';
+import { createDatabaseMetrics } from '../src/metrics/database';
 import type { CommitRequest, JobStore } from '../src/queue/store';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/queue/stores/postgres';
 import { QueueStartError, QueueUnavailableError, type Submission } from '../src/queue/types';

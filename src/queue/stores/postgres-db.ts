@@ -1,6 +1,6 @@
 import { SQL } from 'bun';
 import { describeTarget, sqlOptions, type PgTarget, type PoolOptions } from '../../db/connection';
-import { sqlstateClass, type DatabaseMetrics, type DbOperation } from '../../db/metrics';
+import { sqlstateClass, type DatabaseMetrics, type DbOperation } from '../../metrics/database';
 import { QueueStartError } from '../types';
 import { migrate } from './postgres-schema';
 

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config';
 import { describeTarget, resolvePgTarget } from '../../db/connection';
-import { createDatabaseMetrics } from '../../db/metrics';
+import { createDatabaseMetrics } from '../../metrics/database';
 import type { Logger } from '../../log';
 import type { JobStore } from '../store';
 import { openPostgresStore } from './postgres';
