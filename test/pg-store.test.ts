@@ -223,6 +223,66 @@ describe('database faults', () => {
     expect(elapsed).toBeLessThan(10_000);
   });
 
+  test('a wrong password fails at once (waiting would not fix it), naming the variable, without the password', async () => {
+    const started = performance.now();
+    const error = await openPostgresStore({
+      target: resolvePgTarget({ DATABASE_URL: pg.url().replace(encodeURIComponent(pg.password), 'not-the-password') }),
+      pool: { max: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 1_000 },
+      startupWaitMs: 20_000,
+    }).then(() => undefined, (e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(error).toBeInstanceOf(QueueStartError);
+    expect((error as Error).message).toContain('SQLSTATE 28P01');
+    expect((error as Error).message).toContain('DATABASE_URL');
+    expect((error as Error).message).not.toContain('not-the-password');
+  });
+
+  test('a role with only read/write privileges on the queue tables starts on a migrated database', async () => {
+    const db = await pg.createDatabase();
+    await (await open(db)).close();
+    await pg.query("CREATE ROLE queue_rw LOGIN PASSWORD 'rw-secret'");
+    await pg.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO queue_rw;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON pipewatch_jobs, pipewatch_meta, pipewatch_leader TO queue_rw`, db);
+    const store = await openPostgresStore({
+      target: resolvePgTarget({ DATABASE_URL: `postgres://queue_rw:rw-secret@127.0.0.1:${pg.port}/${db}` }),
+      pool: { max: 2, connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
+      startupWaitMs: 2_000,
+    });
+    opened.push(store);
+    const now = Date.now();
+    await store.commit(request(now, { enqueue: newJobs(1) }));
+    expect((await store.commit(request(now, { claim: 1 }))).claimed).toHaveLength(1);
+    expect((await store.stats()).leader).toBe(true);
+  });
+
+  test('a network gone silent (no RST, no answer): the commit rejects within the bound, then recovers', async () => {
+    const db = await pg.createDatabase();
+    const proxy = startTcpProxy({ host: '127.0.0.1', port: pg.port });
+    let store: PostgresStore | undefined;
+    try {
+      const target = { ...resolvePgTarget({ DATABASE_URL: pg.url(db) }), port: proxy.port };
+      store = await openPostgresStore({ target, pool: { max: 2, connectTimeoutMs: 500, statementTimeoutMs: 1_000 }, startupWaitMs: 2_000 });
+      proxy.stall(true);
+      const started = performance.now();
+      const error = await store.commit(request(Date.now(), { enqueue: newJobs(3) })).then(() => undefined, (e: unknown) => e);
+      const elapsed = performance.now() - started;
+      expect((error as Error | undefined)?.name).toBe('DatabaseTimeoutError');
+      expect(elapsed).toBeLessThan(store.db.operationTimeoutMs + 1_000);
+      expect(store.healthy()).toBe(false);
+      proxy.stall(false);
+      proxy.cutAll(); // the stalled connections are dead to the client: drop them
+      let ok = false;
+      for (let i = 0; i < 50 && !ok; i++) {
+        ok = await store.commit(request(Date.now(), { enqueue: newJobs(1) })).then(() => true, () => false);
+        if (!ok) await Bun.sleep(50);
+      }
+      expect(ok).toBe(true);
+    } finally {
+      await store?.close();
+      proxy.stop();
+    }
+  }, 30_000);
+
   test('connections cut and refused: the commit rejects in bounded time, nothing half-written, then it recovers by itself', async () => {
     const db = await pg.createDatabase();
     const proxy = startTcpProxy({ host: '127.0.0.1', port: pg.port });

@@ -13,6 +13,8 @@ export interface TcpProxy {
   cutAll(): void;
   /** While true, new connections are closed as soon as they arrive. */
   refuse(on: boolean): void;
+  /** While true, bytes are swallowed in both directions and sockets stay open: a network gone silent. */
+  stall(on: boolean): void;
   stop(): void;
 }
 
@@ -44,12 +46,14 @@ function flush(to: Socket<Side>, queue: Uint8Array[]): void {
 export function startTcpProxy(target: { host: string; port: number }): TcpProxy {
   const pairs = new Set<Pair>();
   let refusing = false;
+  let stalled = false;
   const close = (pair: Pair) => {
     pairs.delete(pair);
     pair.client.terminate();
     pair.upstream?.terminate();
   };
   const forward = (from: Socket<Side>, data: Uint8Array) => {
+    if (stalled) return;
     const peer = from.data.peer;
     // Copy: Bun reuses the receive buffer after the callback returns.
     const chunk = new Uint8Array(data);
@@ -117,6 +121,9 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
     },
     refuse: (on) => {
       refusing = on;
+    },
+    stall: (on) => {
+      stalled = on;
     },
     stop: () => {
       for (const pair of [...pairs]) close(pair);

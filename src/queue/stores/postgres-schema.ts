@@ -77,7 +77,10 @@ export async function migrate(sql: SQL, where: string): Promise<MigrationResult>
   return await sql.begin(async (tx) => {
     // Waits for an instance migrating right now; released by this transaction's end, whatever happens.
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-    await tx`CREATE TABLE IF NOT EXISTS pipewatch_meta (key text PRIMARY KEY, value text NOT NULL)`;
+    // Checked first: CREATE ... IF NOT EXISTS needs the CREATE privilege even when the table
+    // exists, and a role limited to reading and writing the queue's tables has no such privilege.
+    const [meta] = await tx`SELECT to_regclass('pipewatch_meta') IS NOT NULL AS present`;
+    if (!(meta as { present: boolean }).present) await tx`CREATE TABLE pipewatch_meta (key text PRIMARY KEY, value text NOT NULL)`;
     const outcome = await applyMigrations(
       {
         version: async () => {
