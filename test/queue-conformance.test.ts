@@ -77,13 +77,13 @@ describe.each(DRIVERS)('$name store', (driver) => {
     await fresh();
     const [job] = newJobs(1, () => ({ trace: TRACE }));
     await enqueue(store, T0, [job!]);
-    expect(await store.status(job!.id)).toMatchObject({ id: job!.id, state: 'queued', attempts: 0, lastError: null, finishedAt: null, nextAttemptAt: new Date(T0).toISOString() });
+    expect(await store.status(job!.id)).toMatchObject({ id: job!.id, status: 'queued', attempts: 0, lastError: null, finishedAt: null, nextAttemptAt: new Date(T0).toISOString() });
     const [claimed] = await claim(store, T0 + 5, 10);
     expect(claimed).toMatchObject({ id: job!.id, record: RECORD, trace: TRACE, attempts: 1, availableAt: T0 });
-    expect(await store.status(job!.id)).toMatchObject({ state: 'processing', attempts: 1, nextAttemptAt: null });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'processing', attempts: 1, nextAttemptAt: null });
     expect(await claim(store, T0 + 6, 10)).toEqual([]);
     expect(await settle(store, T0 + 10, { kind: 'succeeded', seq: claimed!.seq, attempts: 1, now: T0 + 10 })).toEqual([true]);
-    expect(await store.status(job!.id)).toMatchObject({ state: 'succeeded', attempts: 1, finishedAt: new Date(T0 + 10).toISOString(), updatedAt: new Date(T0 + 10).toISOString() });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'succeeded', attempts: 1, finishedAt: new Date(T0 + 10).toISOString(), updatedAt: new Date(T0 + 10).toISOString() });
     expect((await store.stats()).depth).toEqual({ queued: 0, processing: 0, succeeded: 1, failed: 0 });
   }, TIMEOUT_MS);
 
@@ -106,12 +106,12 @@ describe.each(DRIVERS)('$name store', (driver) => {
     await enqueue(store, T0, [job!]);
     let [run] = await claim(store, T0, 1);
     expect(await settle(store, T0 + 10, { kind: 'retry', seq: run!.seq, attempts: 1, now: T0 + 10, runAt: T0 + 500, reason: 'processing_failed' })).toEqual([true]);
-    expect(await store.status(job!.id)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'processing_failed', nextAttemptAt: new Date(T0 + 500).toISOString() });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'processing_failed', nextAttemptAt: new Date(T0 + 500).toISOString() });
     expect(await claim(store, T0 + 499, 1)).toEqual([]);
     [run] = await claim(store, T0 + 500, 1);
     expect(run).toMatchObject({ id: job!.id, attempts: 2, availableAt: T0 + 500 });
     expect(await settle(store, T0 + 600, { kind: 'failed', seq: run!.seq, attempts: 2, now: T0 + 600, reason: 'processing_failed' })).toEqual([true]);
-    expect(await store.status(job!.id)).toMatchObject({ state: 'failed', attempts: 2, lastError: 'processing_failed', nextAttemptAt: null, finishedAt: new Date(T0 + 600).toISOString() });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'failed', attempts: 2, lastError: 'processing_failed', nextAttemptAt: null, finishedAt: new Date(T0 + 600).toISOString() });
     expect((await store.stats()).depth).toMatchObject({ queued: 0, processing: 0, failed: 1 });
   }, TIMEOUT_MS);
 
@@ -121,7 +121,7 @@ describe.each(DRIVERS)('$name store', (driver) => {
     await enqueue(store, T0, [job!]);
     const [run] = await claim(store, T0, 1);
     expect(await settle(store, T0 + 50, { kind: 'release', seq: run!.seq, attempts: 1, now: T0 + 50 })).toEqual([true]);
-    expect(await store.status(job!.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'queued', attempts: 0 });
     const [again] = await claim(store, T0 + 50, 1);
     expect(again).toMatchObject({ id: job!.id, attempts: 1 });
   }, TIMEOUT_MS);
@@ -144,7 +144,7 @@ describe.each(DRIVERS)('$name store', (driver) => {
     const result = await store.commit(request(T0 + 150, { settles: late, renew: [{ seq: stale!.seq, attempts: 1 }] }));
     expect(result.applied).toEqual([false, false, false, false]);
     expect(result.renewed).toEqual([false]);
-    expect(await store.status(job!.id)).toMatchObject({ state: 'processing', attempts: 2, lastError: 'lease_expired' });
+    expect(await store.status(job!.id)).toMatchObject({ status: 'processing', attempts: 2, lastError: 'lease_expired' });
     // The current attempt still settles, once.
     expect(await settle(store, T0 + 200, { kind: 'succeeded', seq: current!.seq, attempts: 2, now: T0 + 200 }, { kind: 'succeeded', seq: current!.seq, attempts: 2, now: T0 + 201 })).toEqual([true, false]);
   }, TIMEOUT_MS);
@@ -161,12 +161,12 @@ describe.each(DRIVERS)('$name store', (driver) => {
     const recovered = await store.recover({ leaseEndedBy: T0 + 1000, now: T0 + 1000, maxAttempts: 1, reason: 'lease_expired', limit: 100 });
     expect(recovered.requeued).toBe(0);
     expect(recovered.deadLettered.sort()).toEqual([claimed[1]!.id, claimed[2]!.id].sort());
-    expect(await store.status(claimed[1]!.id)).toMatchObject({ state: 'failed', lastError: 'lease_expired', attempts: 1 });
-    expect(await store.status(claimed[0]!.id)).toMatchObject({ state: 'processing' });
+    expect(await store.status(claimed[1]!.id)).toMatchObject({ status: 'failed', lastError: 'lease_expired', attempts: 1 });
+    expect(await store.status(claimed[0]!.id)).toMatchObject({ status: 'processing' });
     // Counted attempts stay counted: with attempts left, the job is queued again, due now.
     const more = await store.recover({ leaseEndedBy: T0 + 5000, now: T0 + 5000, maxAttempts: 5, reason: 'interrupted', limit: 100 });
     expect(more).toEqual({ requeued: 1, deadLettered: [] });
-    expect(await store.status(claimed[0]!.id)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted', nextAttemptAt: new Date(T0 + 5000).toISOString() });
+    expect(await store.status(claimed[0]!.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'interrupted', nextAttemptAt: new Date(T0 + 5000).toISOString() });
   }, TIMEOUT_MS);
 
   test('recovery works in batches of its limit', async () => {
@@ -311,7 +311,7 @@ describe.each(DRIVERS)('$name store', (driver) => {
     expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({ name: 'QueueUnavailableError', reason: 'capacity' });
     queue.start();
     const id = (outcomes[0] as PromiseFulfilledResult<string>).value;
-    for (let i = 0; i < 200 && (await queue.status(id))?.state !== 'processing'; i++) await Bun.sleep(5);
+    for (let i = 0; i < 200 && (await queue.status(id))?.status !== 'processing'; i++) await Bun.sleep(5);
     // One processing, two queued: still full.
     await expect(queue.enqueue(RECORD)).rejects.toMatchObject({ reason: 'capacity' });
     expect(queue.stats()).toMatchObject({ depth: { queued: 2, processing: 1 }, capacity: 3, queueId: store.queueId });
@@ -336,8 +336,8 @@ describe.each(DRIVERS)('$name store', (driver) => {
     const again = await handle.reopen();
     expect(again.queueId).toBe(queueId);
     expect((await again.stats()).depth).toEqual({ queued: 2, processing: 1, succeeded: 0, failed: 0 });
-    expect(await again.status(jobs[0]!.id)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'processing_failed' });
-    expect(await again.status(jobs[1]!.id)).toMatchObject({ state: 'processing', attempts: 1 });
+    expect(await again.status(jobs[0]!.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'processing_failed' });
+    expect(await again.status(jobs[1]!.id)).toMatchObject({ status: 'processing', attempts: 1 });
     // A single-owner store's engine recovers the interrupted attempt at start.
     expect(await again.recover({ leaseEndedBy: Number.MAX_SAFE_INTEGER, now: T0 + 60, maxAttempts: 5, reason: 'interrupted', limit: 100 })).toEqual({ requeued: 1, deadLettered: [] });
     const claimed = await claim(again, T0 + 60, 10);

@@ -61,7 +61,7 @@ test('enqueues of one tick are committed in one transaction, and each resolves o
   const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
   expect(transactions).toBe(1);
   expect(new Set(ids).size).toBe(500);
-  for (const id of ids) expect((await queue.status(id))?.state).toBe('queued');
+  for (const id of ids) expect((await queue.status(id))?.status).toBe('queued');
   // One at a time (each awaited): one transaction each.
   for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
   expect(transactions).toBe(4);
@@ -85,7 +85,7 @@ test('a commit that fails refuses the whole tick with 503-style storage errors, 
   }
   const after = await queue.enqueue(RECORD);
   expect(queue.stats().depth.queued).toBe(2);
-  expect([(await queue.status(before))?.state, (await queue.status(after))?.state]).toEqual(['queued', 'queued']);
+  expect([(await queue.status(before))?.status, (await queue.status(after))?.status]).toEqual(['queued', 'queued']);
   expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
 }, TIMEOUT_MS);
 
@@ -102,12 +102,12 @@ test('a stuck attempt loses its lease: the job runs again, and the late answer c
   const id = await queue.enqueue(RECORD);
   const status = await waitFor('the job to succeed on a second attempt', async () => {
     const s = await queue.status(id);
-    return s?.state === 'succeeded' ? s : undefined;
+    return s?.status === 'succeeded' ? s : undefined;
   }, 5000);
   expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
   releaseStuck();
   await Bun.sleep(50);
-  expect(await queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  expect(await queue.status(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
   expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
 }, TIMEOUT_MS);
 
@@ -117,17 +117,17 @@ test('a restart on the same file resumes queued jobs, and interrupted ones count
   const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: never, concurrency: 1, maxAttempts: 2 });
   const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
   a.queue.start();
-  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.state === 'processing');
+  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.status === 'processing');
   // Like a process dying: close without stop(), so the lease is still in the file.
   queues.splice(queues.indexOf(a.queue), 1);
   await a.queue.close();
 
   const b = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
-  expect(await b.queue.status(ids[0]!)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted' });
-  expect(await b.queue.status(ids[1]!)).toMatchObject({ state: 'queued', attempts: 0 });
+  expect(await b.queue.status(ids[0]!)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'interrupted' });
+  expect(await b.queue.status(ids[1]!)).toMatchObject({ status: 'queued', attempts: 0 });
   expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
   b.queue.start();
-  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.state === 'succeeded'));
+  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.status === 'succeeded'));
   expect((await b.queue.status(ids[0]!))?.attempts).toBe(2);
   expect((await b.queue.status(ids[1]!))?.attempts).toBe(1);
 }, TIMEOUT_MS);

@@ -117,7 +117,7 @@ test('a queue file of schema version 1 (before the trace column) is migrated in 
   const store = await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' });
   try {
     expect(store.queueId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await store.status(id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(await store.status(id)).toMatchObject({ status: 'queued', attempts: 0 });
     const now = Date.now();
     const { claimed } = await store.commit({ now, enqueue: [], settles: [], renew: [], claim: 10, leaseUntil: now + 1000 });
     expect(claimed).toMatchObject([{ id, trace: null, record: { name: 'Ravi', age: 32, city: 'Delhi' } }]);

@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia';
 import { ProblemError, invalidFields } from '../http/problem';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
+import { JobStateSchema, JobStatusSchema, QueueUnavailableError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
 
 // Trimmed, single-line text: no leading/trailing white space, no control characters.
@@ -21,22 +21,9 @@ export const SubmissionBody = t.Object(
   { additionalProperties: false, description: 'A citizen record, exactly as the seed accepted it.', examples: [{ name: 'Ravi', age: 32, city: 'Delhi' }] },
 );
 
-const JobStateSchema = t.Union([t.Literal('queued'), t.Literal('processing'), t.Literal('succeeded'), t.Literal('failed')]);
-
 const Accepted = t.Object({
   id: t.String({ format: 'uuid', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }),
   status: JobStateSchema,
-});
-
-const SubmissionStatus = t.Object({
-  id: t.String({ format: 'uuid' }),
-  state: JobStateSchema,
-  attempts: t.Integer({ minimum: 0 }),
-  createdAt: t.String({ format: 'date-time' }),
-  updatedAt: t.String({ format: 'date-time' }),
-  nextAttemptAt: t.Union([t.String({ format: 'date-time' }), t.Null()]),
-  finishedAt: t.Union([t.String({ format: 'date-time' }), t.Null()]),
-  lastError: t.Union([t.String(), t.Null()], { description: 'A fixed reason code for the last failed attempt; never record data.' }),
 });
 
 export const ProblemSchema = t.Object(
@@ -121,7 +108,7 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: L
       },
       {
         params: t.Object({ id: t.String({ description: 'the id returned by POST /submit_data', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }) }),
-        response: { 200: SubmissionStatus, 404: ProblemSchema, 503: ProblemSchema },
+        response: { 200: JobStatusSchema, 404: ProblemSchema, 503: ProblemSchema },
         detail: { tags: ['Submissions'], summary: 'Processing status of one submission (queued, processing, succeeded, failed)' },
       },
     );
