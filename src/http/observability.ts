@@ -1,6 +1,7 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
-import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
+import { seedOf } from './seed';
+import { UNMATCHED_ROUTE, type ExemplarLabels, type Metrics } from '../metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -15,12 +16,17 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * holding the request's whole context, and clients that pipeline requests without reading the
  * answers piled those up by the million (issue 9: 65 MiB -> 1 GiB RSS).
  */
-export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) {
-  const { metrics, log } = options;
+export function observabilityPlugin(options: {
+  metrics: Metrics;
+  log: Logger;
+  /** Exemplar labels for a request's duration observation (e.g. its trace id); none by default. */
+  exemplar?: (request: Request) => ExemplarLabels | undefined;
+}) {
+  const { metrics, log, exemplar = () => undefined } = options;
   const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
-  return new Elysia({ name: 'pipewatch/observability' })
+  return new Elysia({ name: 'pipewatch/observability', seed: seedOf(metrics, log) })
     .onRequest(({ request, set }) => {
       started.set(request, performance.now());
       metrics.httpInFlight.inc();
@@ -40,7 +46,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       const path = route || UNMATCHED_ROUTE;
       const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      metrics.httpRed.series(method, path, status).record(seconds);
+      metrics.httpRed.series(method, path, status).record(seconds, exemplar(request));
       access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
       return unchanged;
     });
@@ -55,7 +61,7 @@ function finalStatus(value: unknown, status: number | string | undefined): numbe
 }
 
 /** Status label of an answer Bun will not send: the connection is already closed. */
-export const CLOSED_BEFORE_ANSWER = 499;
+const CLOSED_BEFORE_ANSWER = 499;
 
 /**
  * The connection closed before the answer was ready, so it is never sent. Recorded as 499
