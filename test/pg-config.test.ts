@@ -93,3 +93,28 @@ describe('a real process with an unreachable database', () => {
     }, 30_000);
   }
 });
+
+describe('README database metrics table', () => {
+  test('names every pipewatch_db_* metric with its type and labels', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { Registry } = await import('prom-client');
+    const { createDatabaseMetrics } = await import('../src/metrics/database');
+    const readme = readFileSync(`${REPO_ROOT}/README.md`, 'utf8');
+    const section = readme.slice(readme.indexOf('<!-- section:postgres -->'), readme.indexOf('<!-- /section:postgres -->'));
+    const rows = new Map<string, string>();
+    for (const line of section.split('\n')) {
+      const m = /^\| `(pipewatch_db_[a-z_]+)` \| (\w+) \| ([^|]*) \|/.exec(line);
+      if (m) rows.set(m[1]!, `${m[2]} ${m[3]!.trim().replaceAll('`', '')}`);
+    }
+    const registry = new Registry();
+    createDatabaseMetrics(registry);
+    const exposed = await registry.getMetricsAsJSON();
+    const expected = new Map(
+      exposed.map((m) => {
+        const labels = ((registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] }).labelNames ?? []).join(', ');
+        return [m.name, `${m.type} ${labels || '—'}`];
+      }),
+    );
+    expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(expected));
+  });
+});

@@ -70,6 +70,15 @@ describe('multi-instance crash', () => {
     }
     expect(successes.size).toBeGreaterThan(0);
 
+    // Exactly one survivor exports the shared queue's global gauges (the dead one may have led:
+    // its lease runs out within its 5 s TTL), both report the database up.
+    const leaderOf = async (s: RunningService) => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      expect(text).toMatch(/^pipewatch_db_up 1$/m);
+      return Number(/^pipewatch_queue_leader\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    };
+    expect(await waitFor(async () => (await leaderOf(services[1]!)) + (await leaderOf(services[2]!)) === 1, 15_000, 250)).toBe(true);
+
     // GET /submissions/{id} answers the same from both survivors.
     for (const id of accepted.filter((_, i) => i % 9 === 0)) {
       const [a, b] = await Promise.all([services[1]!, services[2]!].map(async (s) => {

@@ -6,8 +6,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
  * instance, so every one of these is summable across instances.
  */
 
-/** Every `operation` label value: a fixed set, so no query text can create series. */
-export const DB_OPERATIONS = ['connect', 'migrate', 'commit', 'claim', 'renew', 'reclaim', 'release', 'stats', 'prune', 'status', 'lease'] as const;
+/**
+ * Every `operation` label value: a fixed set, so no query text can create series. `commit` is the
+ * group commit (enqueues, settles, renewals and claims in one statement); `reclaim` recovers
+ * expired leases (and repairs due times after a clock step); `lease` is the leader lease.
+ */
+export const DB_OPERATIONS = ['connect', 'migrate', 'commit', 'reclaim', 'stats', 'prune', 'status', 'lease'] as const;
 export type DbOperation = (typeof DB_OPERATIONS)[number];
 
 /** A round trip is sub-millisecond on a local network; a failover or a cold disk takes seconds. */
