@@ -1,4 +1,5 @@
 import { afterEach, expect, test } from 'bun:test';
+import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,4 +195,70 @@ test('the simulated delay follows its distribution within [min, max], and the fa
   const attempt = { id: 'x', attempt: 1, trace: null };
   const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
   outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+}, TIMEOUT_MS);
+
+/** A logger whose lines the test can read. */
+function recordingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: createLogger('info', sink), lines };
+}
+
+test('start-up recovery logs every job it dead-letters by id (and the totals), never the record', async () => {
+  const dir = tempDir();
+  const never: Processor = () => new Promise<void>(() => {});
+  const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }), { process: never, concurrency: 2, maxAttempts: 1 });
+  const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
+  a.queue.start();
+  await waitFor('two jobs processing', () => a.queue.stats().depth.processing === 2);
+  queues.splice(queues.indexOf(a.queue), 1);
+  await a.queue.close(); // like a crash: the two leases stay in the file
+
+  const { log, lines } = recordingLogger();
+  const b = await JobQueue.open(
+    await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }),
+    { concurrency: 1, maxAttempts: 1, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
+    { metrics: createMetrics(), log },
+  );
+  queues.push(b);
+  await waitFor('the recovery summary line', () => lines.some((line) => line.msg === 'recovered jobs interrupted by an unclean stop'));
+  const deadLetters = lines.filter((line) => line.msg === 'job dead-lettered');
+  expect(deadLetters.map((line) => line.job_id).sort()).toEqual(ids.slice(0, 2).sort());
+  for (const line of deadLetters) expect(line).toMatchObject({ level: 'warn', reason: 'interrupted' });
+  expect(lines.find((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toMatchObject({ requeued: 0, dead_lettered: 2 });
+  expect(JSON.stringify(lines)).not.toContain('Ravi');
+}, TIMEOUT_MS);
+
+test('a commit that keeps failing (disk full) is logged once per interval with a count, not once per tick, and its end once', async () => {
+  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  let poison = true;
+  // A real SQLite failure on every commit while poisoned: each repeats its ids (UNIQUE).
+  const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
+    commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
+  });
+  const { log, lines } = recordingLogger();
+  const queue = await JobQueue.open(
+    failing,
+    { concurrency: 1, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
+    { metrics: createMetrics(), log },
+  );
+  queues.push(queue);
+  let refused = 0;
+  const until = performance.now() + 1000;
+  while (performance.now() < until) {
+    await queue.enqueue(RECORD).catch(() => refused++);
+  }
+  poison = false;
+  await queue.enqueue(RECORD);
+  await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
+  const failures = lines.filter((line) => line.msg === 'queue commit failed');
+  expect(refused).toBeGreaterThan(50);
+  expect(failures).toHaveLength(1);
+  expect(failures[0]).toMatchObject({ level: 'error', code: 'SQLITE_CONSTRAINT_UNIQUE' });
+  expect(lines.filter((line) => line.msg === 'queue commits succeed again')).toEqual([expect.objectContaining({ suppressed: refused - 1 })]);
 }, TIMEOUT_MS);
