@@ -50,7 +50,7 @@ describe('database faults', () => {
     done = true;
     const answers = await load;
 
-    expectOnlyDocumented(answers, 8_000);
+    expectOnlyDocumented(answers, 10_000);
     expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
     const accepted = answers.filter((a) => a.status === 202).map((a) => a.id!);
     expect(answers.filter((a) => a.status === 202 && a.ms >= 0).length).toBe(accepted.length);
@@ -88,7 +88,7 @@ describe('database faults', () => {
       done = true;
       const answers = await load;
 
-      expectOnlyDocumented(answers, 8_000);
+      expectOnlyDocumented(answers, 10_000);
       expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
       const accepted = answers.filter((a) => a.status === 202).map((a) => a.id!);
       let jobs = await fleet.jobs(db.name);
