@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import { createLogger } from '../src/log';
+import { createMetrics } from '../src/metrics';
+import { JobQueue } from '../src/queue/engine';
 import { resolvePgTarget } from '../src/db/connection';
 import { createDatabaseMetrics } from '../src/metrics/database';
 import type { CommitRequest, JobStore } from '../src/queue/store';
@@ -150,6 +153,49 @@ describe('several instances on one database', () => {
     while (rest.filter((s) => s.leader.isLeader()).length !== 1 && performance.now() < deadline) await Bun.sleep(20);
     expect(rest.filter((s) => s.leader.isLeader())).toHaveLength(1);
   });
+});
+
+describe('the engine on a shared store', () => {
+  test('backpressure counts the whole queue: an instance refuses once others filled the shared capacity', async () => {
+    const db = await pg.createDatabase();
+    const engine = async () =>
+      JobQueue.open(
+        await open(db),
+        {
+          concurrency: 1,
+          maxAttempts: 5,
+          retryBaseMs: 0,
+          retryMaxMs: 0,
+          capacity: 20,
+          leaseMs: 60_000,
+          retentionMaxAgeMs: 86_400_000,
+          retentionMaxFinished: 1_000,
+          process: () => new Promise<void>(() => {}), // attempts never finish: the backlog stays
+        },
+        { metrics: createMetrics(), log: createLogger('silent') },
+      );
+    const [a, b] = [await engine(), await engine()];
+    a.start();
+    b.start();
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => a.enqueue(RECORD)));
+      // b learns the global backlog from its next poll (about once a second), not from its own counts.
+      const deadline = performance.now() + 10_000;
+      let refusal: unknown;
+      while (!refusal && performance.now() < deadline) {
+        refusal = await b.enqueue(RECORD).then(() => undefined, (e: unknown) => e);
+        if (!refusal) await Bun.sleep(100);
+      }
+      expect(refusal).toBeInstanceOf(QueueUnavailableError);
+      expect((refusal as QueueUnavailableError).reason).toBe('capacity');
+      const [row] = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pipewatch_jobs WHERE state < 2', db);
+      expect(row!.n).toBeGreaterThanOrEqual(20);
+      expect(row!.n).toBeLessThan(40); // b stopped accepting within about one poll
+    } finally {
+      await Promise.all([a.stop(0), b.stop(0)]);
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 30_000);
 });
 
 describe('table health', () => {
