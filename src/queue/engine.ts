@@ -20,6 +20,8 @@ export interface EngineOptions {
   random?: () => number;
   /** Shared stores: how often to look for due work while workers are free. */
   pollMs?: number;
+  /** Shared stores: how long a stored lease lasts before it must be renewed (at most leaseMs). */
+  sharedLeaseMs?: number;
   /** The engine's time source; see clock.ts for why it is monotonic. */
   clock?: Clock;
 }
@@ -121,7 +123,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? monotonicClock();
     this.shared = store.ownership === 'shared';
-    this.storeLeaseMs = this.shared ? Math.min(options.leaseMs, SHARED_LEASE_MS) : options.leaseMs;
+    this.storeLeaseMs = this.shared ? Math.min(options.leaseMs, options.sharedLeaseMs ?? SHARED_LEASE_MS) : options.leaseMs;
     this.pollMs = options.pollMs ?? POLL_MS;
     this.drain = new DrainRate(this.clock);
     this.commitErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
@@ -209,7 +211,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    const every = Math.min(this.shared ? this.pollMs : 1000, Math.max(50, Math.floor(this.options.leaseMs / 4)));
+    const every = Math.max(20, Math.min(this.shared ? Math.min(this.pollMs, this.storeLeaseMs / 4) : 1000, Math.floor(this.options.leaseMs / 4)));
     this.maintenanceTimer = setInterval(() => this.maintain(), every);
     this.maintenanceTimer.unref?.();
     this.scheduleFlush();
