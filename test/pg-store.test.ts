@@ -219,6 +219,24 @@ describe('table health', () => {
   }, 30_000);
 });
 
+describe('connections', () => {
+  test('a unix-socket directory as the host (as Cloud Run\'s /cloudsql/…), from DATABASE_URL and from PGHOST', async () => {
+    const db = await pg.createDatabase();
+    for (const settings of [
+      { DATABASE_URL: `postgres://${pg.user}@/${db}?host=${pg.socketDir}`, PGPORT: pg.port },
+      { PGHOST: pg.socketDir, PGPORT: pg.port, PGUSER: pg.user, PGDATABASE: db },
+    ]) {
+      const store = await openPostgresStore({ ...options(db), target: resolvePgTarget(settings) });
+      opened.push(store);
+      await store.commit(request(Date.now(), { enqueue: newJobs(1) }));
+      const [row] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pipewatch' AND client_addr IS NULL AND backend_type = 'client backend'");
+      expect(row!.n).toBeGreaterThan(0); // connected over the socket: no client address
+      await store.close();
+    }
+    expect(await pg.query('SELECT count(*)::int AS n FROM pipewatch_jobs', db)).toEqual([{ n: 2 }]);
+  });
+});
+
 describe('records and statuses', () => {
   test('every script of the load-test payload file round-trips unchanged, with its trace', async () => {
     const db = await pg.createDatabase();
