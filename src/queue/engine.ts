@@ -4,7 +4,7 @@ import { retryDelayMs } from './backoff';
 import { monotonicClock, type Clock } from './clock';
 import { ProcessingFailure, type Processor } from './pipeline';
 import type { ClaimedJob, CommitRequest, CommitResult, JobStore, NewJob, Renewal, Settle } from './store';
-import { FAILURE_REASONS, QueueUnavailableError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
+import { FAILURE_REASONS, QueueUnavailableError, SubmissionAbortedError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
 
 export interface EngineOptions {
   concurrency: number;
@@ -29,6 +29,10 @@ export interface EngineOptions {
 /** One tick's enqueues, committed together; every enqueue of the tick waits on the same promise. */
 interface Batch {
   jobs: NewJob[];
+  /** The request signal of each enqueue (undefined: none given). */
+  signals: Array<AbortSignal | undefined>;
+  /** Jobs left out of the commit because their request was already gone (by id). */
+  dropped: Set<string>;
   /** performance.now() of each enqueue, for the commit-latency histogram. */
   arrivals: number[];
   committed: PromiseWithResolvers<void>;
@@ -165,7 +169,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.unwatchGauges = metrics.watchQueue(this);
   }
 
-  enqueue(record: Submission, options: { trace?: string | null } = {}): Promise<string> {
+  enqueue(record: Submission, options: { trace?: string | null; signal?: AbortSignal } = {}): Promise<string> {
     if (this.stopping) return Promise.reject(new QueueUnavailableError('draining', DRAINING_RETRY_AFTER_S));
     const pending = (this.batch?.jobs.length ?? 0) + this.enqueuesInFlight;
     if (this.counts.queued + this.counts.processing + pending >= this.options.capacity) {
@@ -173,13 +177,18 @@ export class JobQueue implements Queue, QueueGaugeSource {
     }
     let batch = this.batch;
     if (!batch) {
-      batch = this.batch = { jobs: [], arrivals: [], committed: Promise.withResolvers<void>() };
+      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], committed: Promise.withResolvers<void>() };
       this.scheduleFlush();
     }
     const id = Bun.randomUUIDv7();
     batch.jobs.push({ id, record, trace: options.trace ?? null });
+    batch.signals.push(options.signal);
     batch.arrivals.push(performance.now());
-    return batch.committed.promise.then(() => id);
+    const { dropped } = batch;
+    return batch.committed.promise.then(() => {
+      if (dropped.has(id)) throw new SubmissionAbortedError();
+      return id;
+    });
   }
 
   async status(id: string): Promise<JobStatus | undefined> {
@@ -304,7 +313,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
       this.armDueTimer(now);
       return;
     }
-    const batch = this.batch;
+    const batch = this.batch && this.withoutAbandoned(this.batch);
     this.batch = undefined;
     const request: CommitRequest = {
       now,
@@ -330,6 +339,26 @@ export class JobQueue implements Queue, QueueGaugeSource {
           this.scheduleFlush();
         }
       });
+  }
+
+  /**
+   * Leaves out the submissions whose request is already gone (the client closed the connection,
+   * or Bun 1.4.5 closed it under pipelined requests): their 202 could never be sent, and a client
+   * that retries would otherwise have its record stored twice.
+   */
+  private withoutAbandoned(batch: Batch): Batch {
+    if (!batch.signals.some((signal) => signal?.aborted)) return batch;
+    const kept: Batch = { ...batch, jobs: [], signals: [], arrivals: [] };
+    batch.jobs.forEach((job, i) => {
+      if (batch.signals[i]?.aborted) {
+        batch.dropped.add(job.id);
+        return;
+      }
+      kept.jobs.push(job);
+      kept.signals.push(batch.signals[i]);
+      kept.arrivals.push(batch.arrivals[i]!);
+    });
+    return kept;
   }
 
   private committed(request: CommitRequest, batch: Batch | undefined, renewing: Running[], result: CommitResult): void {
