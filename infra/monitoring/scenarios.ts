@@ -318,7 +318,7 @@ export function standardScenarios(config: MonitoringConfig): Scenario[] {
       name: 'quiet: a 45 s total outage of submissions, then healthy',
       historySeconds: short,
       instances: one([healthy(short), { seconds: 45, state: { errors: 150 } }, healthy(minutes(15))]),
-      quiet: { severities: ['critical'], seconds: minutes(15) },
+      quiet: { severities: ['critical', 'warning'], seconds: minutes(15) },
     },
     {
       name: 'quiet: a rolling restart (10 s of 503 draining, one failed scrape, counters from 0)',
@@ -329,7 +329,7 @@ export function standardScenarios(config: MonitoringConfig): Scenario[] {
         { seconds: 15, state: { up: false } },
         { seconds: minutes(15), state: {}, restart: true },
       ]),
-      quiet: { severities: ['critical'], seconds: minutes(15) },
+      quiet: { severities: ['critical', 'warning'], seconds: minutes(15) },
     },
     {
       name: 'shared queue: 3 instances, one leader exporting the gauges, a hand-over overlap; the backlog is counted once',
