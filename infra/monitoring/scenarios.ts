@@ -297,6 +297,21 @@ export function standardScenarios(config: MonitoringConfig): Scenario[] {
       fires: ['PipewatchQueueDatabaseUnreachable', 'PipewatchSubmissionsFailing'],
     },
     {
+      name: 'instance loss in a fleet: the leader of a shared queue (1 of 3) stops answering, another takes the lease 30 s later',
+      historySeconds: short,
+      instances: [0, 1, 2].map((n) => ({
+        instance: `pipewatch-${n}:8000`,
+        queue: 'q-shared',
+        segments: [
+          healthy(short, { leader: n === 0, dbUp: true, queued: 30, processing: 6 }),
+          healthy(30, { leader: false, dbUp: true, queued: 30, processing: 6, up: n !== 0 }),
+          healthy(minutes(10), { leader: n === 1, dbUp: true, queued: 30, processing: 6, up: n !== 0 }),
+        ],
+      })),
+      fires: ['PipewatchTargetDown'],
+      values: [{ expr: 'job:pipewatch_queue_backlog_jobs:sum', afterSeconds: 120, value: 36, labels: { job } }],
+    },
+    {
       name: 'quiet: a healthy service',
       historySeconds: short,
       instances: one([healthy(short + minutes(15))]),
