@@ -1,11 +1,11 @@
 import { Elysia } from 'elysia';
 import { docsPlugin } from './http/docs';
-import { errorsPlugin, routeTable, type RouteTable } from './http/errors';
+import { errorsPlugin } from './http/errors';
 import { healthPlugin, type Readiness } from './http/health';
 import { metricsEndpointPlugin } from './http/metrics-endpoint';
 import { observabilityPlugin } from './http/observability';
 import type { Logger } from './log';
-import type { Metrics } from './metrics';
+import type { ExemplarLabels, Metrics } from './metrics';
 import type { Queue } from './queue/types';
 import { submissionsRoutes } from './routes/submissions';
 
@@ -18,28 +18,23 @@ export interface AppDeps {
   version: string;
   /** Serve /metrics on this app. False when a separate metrics port serves it. */
   serveMetrics: boolean;
+  /** Exemplar labels (a trace id) for each request's duration; the tracing code provides it. */
+  exemplar?: (request: Request) => ExemplarLabels | undefined;
 }
 
 /** The whole HTTP surface, composed from one plugin per concern. No ports, no globals. */
 export function createApp(deps: AppDeps) {
-  let routes: RouteTable = [];
   const app = new Elysia({ normalize: false })
-    .use(errorsPlugin({ log: deps.log, routes: () => routes }))
-    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log }))
+    .use(errorsPlugin({ log: deps.log }))
+    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, exemplar: deps.exemplar }))
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));
   if (deps.serveMetrics) app.use(metricsEndpointPlugin(deps.metrics));
-  routes = routeTable(app.routes);
   return app;
 }
 
 /** The app for a separate, private metrics port: /metrics and nothing else. */
 export function createMetricsApp(deps: Pick<AppDeps, 'metrics' | 'log'>) {
-  let routes: RouteTable = [];
-  const app = new Elysia().use(errorsPlugin({ log: deps.log, routes: () => routes })).use(metricsEndpointPlugin(deps.metrics));
-  routes = routeTable(app.routes);
-  return app;
+  return new Elysia().use(errorsPlugin({ log: deps.log })).use(metricsEndpointPlugin(deps.metrics));
 }
-
-export type App = ReturnType<typeof createApp>;

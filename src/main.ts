@@ -5,7 +5,7 @@ import { healthcheck } from './healthcheck';
 import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
-import { listen } from './server';
+import { listen, openFilesLimit } from './server';
 
 /** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
 async function main() {
@@ -18,7 +18,7 @@ async function main() {
   // Ready once the queue runs and until shutdown begins.
   let started = false;
   let draining = false;
-  const separateMetrics = config.METRICS_PORT !== undefined;
+  const metricsPort = config.METRICS_PORT;
   const app = createApp({
     queue,
     metrics,
@@ -26,12 +26,11 @@ async function main() {
     readiness: { ready: () => started && !draining, draining: () => draining },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
-    serveMetrics: !separateMetrics,
+    serveMetrics: metricsPort === undefined,
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-  const metricsServer = separateMetrics
-    ? listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
-    : undefined;
+  const metricsServer =
+    metricsPort === undefined ? undefined : listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
 
   const shutdown = async (signal: string) => {
     if (draining) return;
@@ -60,7 +59,7 @@ async function main() {
   queue.start();
   started = true;
   log.info(
-    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
+    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit, open_files_limit: openFilesLimit() },
     'pipewatch listening',
   );
 }

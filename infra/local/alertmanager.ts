@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { yamlFile } from '../monitoring/format';
 import { MONITORING_FILES } from '../monitoring/paths';
-import { onNetwork, pulledImage, published, upload, type LocalContext } from './common';
+import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
+import { ALERTMANAGER_HOST, ALERTMANAGER_PORT } from './topology';
 
-export const ALERTMANAGER_HOST = 'alertmanager';
-export const ALERTMANAGER_PORT = 9093;
+export { ALERTMANAGER_HOST, ALERTMANAGER_PORT };
 export const ALERTMANAGER_CONFIG = '/etc/alertmanager/alertmanager.yml';
 
 /**
@@ -31,7 +31,7 @@ export function alertmanagerContainer(ctx: LocalContext, webhookUrl?: pulumi.Out
   const container = new docker.Container(
     'alertmanager',
     {
-      name: ALERTMANAGER_HOST,
+      name: stackName(ctx, ALERTMANAGER_HOST),
       image: image.imageId,
       command: [`--config.file=${ALERTMANAGER_CONFIG}`, '--storage.path=/alertmanager'],
       uploads: [upload(ALERTMANAGER_CONFIG, alertmanagerConfig(webhookUrl))],

@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { Elysia, t } from 'elysia';
-import { ProblemError, invalidFields } from '../http/problem';
+import { ProblemError, ProblemSchema, invalidFields } from '../http/problem';
+import { seedOf } from '../http/seed';
+import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
@@ -38,27 +40,16 @@ const SubmissionStatus = t.Object({
   lastError: t.Union([t.String(), t.Null()], { description: 'A fixed reason code for the last failed attempt; never record data.' }),
 });
 
-export const ProblemSchema = t.Object(
-  {
-    type: t.String({ examples: ['urn:pipewatch:problem:validation'] }),
-    title: t.String({ examples: ['Request body is invalid'] }),
-    status: t.Integer({ examples: [422] }),
-    detail: t.String({ examples: ['Invalid field(s): /age.'] }),
-    errors: t.Optional(t.Array(t.Object({ field: t.String({ examples: ['/age'] }), rule: t.String({ examples: ['must be an integer from 0 to 130'] }) }))),
-  },
-  { description: 'RFC 9457 problem details (application/problem+json). Names fields and rules, never submitted values.' },
-);
-
 /** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
 const MAX_ID_LENGTH = 64;
 
-export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLimitBytes: number }) {
-  const { queue, metrics, bodyLimitBytes } = deps;
+export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: Logger; bodyLimitBytes: number }) {
+  const { queue, metrics, log, bodyLimitBytes } = deps;
   const submissionsReceived = metrics.submissionsReceived;
-  return new Elysia({ name: 'pipewatch/submissions' })
+  return new Elysia({ name: 'pipewatch/submissions', seed: seedOf(queue, metrics, log, bodyLimitBytes) })
     .post(
       '/submit_data',
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         assertWellFormed(body);
         let id: string;
         try {
@@ -69,6 +60,11 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLi
             throw new ProblemError('queue-unavailable', `${capitalise(error.message)}; retry later.`, { 'retry-after': String(error.retryAfterSeconds) });
           }
           throw error;
+        }
+        if (request.signal.aborted) {
+          // Committed, but Bun closed the connection, so the 202 is never sent and the client may
+          // send the record again (a pipelined request behind this one does that on Bun 1.4.5).
+          log.warn({ id }, 'submission committed but its connection closed before the answer; a retry will duplicate it');
         }
         set.status = 202;
         set.headers.location = `/submissions/${id}`;
