@@ -9,11 +9,13 @@
  *
  * Optional rows (skipped, and said so, when not set up):
  *   PIPEWATCH_BENCH_BEFORE=/path/to/other/checkout   the same targets' sqlite row from another build, for before/after in one run
- *   PIPEWATCH_BENCH_DATABASE_URL=postgres://…        the Postgres driver against that database
+ *   PIPEWATCH_BENCH_DATABASE_URL=postgres://…        the Postgres driver against that database (default: a
+ *                                                    throw-away PostgreSQL on this machine, fsync on)
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startPostgres } from '../support/postgres';
 
 const ROOT = resolve(import.meta.dir, '../..');
 const SECONDS = Number(process.argv[2] ?? 10);
@@ -44,7 +46,15 @@ const main = (root: string) => [process.execPath, join(root, 'src/main.ts')];
 // Capacity high enough that a long run measures acceptance, not 503 backpressure.
 const LOAD = { LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' };
 const BEFORE = process.env.PIPEWATCH_BENCH_BEFORE;
-const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL;
+// Without a database given, the Postgres row runs on a throw-away PostgreSQL on this machine
+// (test/support/postgres.ts, fsync on: the 202s are as durable as in production).
+const pgCluster = process.env.PIPEWATCH_BENCH_DATABASE_URL
+  ? undefined
+  : await startPostgres({ fsync: true }).catch((error: Error) => {
+      console.error(`postgres row: no local PostgreSQL (${error.message.split('\n')[0]})`);
+      return undefined;
+    });
+const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL ?? (pgCluster ? pgCluster.url(await pgCluster.createDatabase('bench_http')) : undefined);
 const targets: Target[] = [
   { name: 'bare `Bun.serve` JSON handler', command: [process.execPath, join(ROOT, 'test/bench/bare-server.ts')], env: {} },
   { name: 'pipewatch `POST /submit_data` (sqlite, default config)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD } },
@@ -57,7 +67,7 @@ const targets: Target[] = [
     name: 'pipewatch, postgres queue',
     command: main(ROOT),
     env: { QUEUE_DRIVER: 'postgres', DATABASE_URL: DATABASE_URL ?? '', ...LOAD },
-    skip: DATABASE_URL ? undefined : 'set PIPEWATCH_BENCH_DATABASE_URL',
+    skip: DATABASE_URL ? undefined : 'no PostgreSQL: install postgresql or set PIPEWATCH_BENCH_DATABASE_URL',
   },
   {
     name: `before: ${BEFORE ? describeCheckout(BEFORE) : 'another build'} (sqlite)`,
@@ -220,6 +230,7 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+  await pgCluster?.destroy();
 }
 
 const summary = measured.map((t) => {
