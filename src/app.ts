@@ -8,6 +8,8 @@ import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import type { Queue } from './queue/types';
 import { submissionsRoutes } from './routes/submissions';
+import { tracingPlugin } from './tracing/http';
+import type { Tracing } from './tracing/provider';
 
 export interface AppDeps {
   queue: Queue;
@@ -18,12 +20,15 @@ export interface AppDeps {
   version: string;
   /** Serve /metrics on this app. False when a separate metrics port serves it. */
   serveMetrics: boolean;
+  /** Present only while tracing is on (OTEL_TRACES_EXPORTER): a SERVER span per request. */
+  tracing?: Tracing;
 }
 
 /** The whole HTTP surface, composed from one plugin per concern. No ports, no globals. */
 export function createApp(deps: AppDeps) {
   let routes: RouteTable = [];
   const app = new Elysia({ normalize: false })
+    .use(deps.tracing ? tracingPlugin(deps.tracing) : new Elysia({ name: 'pipewatch/tracing-off' }))
     .use(errorsPlugin({ log: deps.log, routes: () => routes }))
     .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log }))
     .use(healthPlugin(deps.readiness))

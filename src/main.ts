@@ -6,12 +6,17 @@ import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
 import { listen } from './server';
+import { traceLogMixin } from './tracing/log';
+import { tracingOptions } from './tracing/options';
+import { createTracing } from './tracing/provider';
 
 /** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
 async function main() {
   const config = loadConfig();
   if (process.argv[2] === 'healthcheck') process.exit(await healthcheck(config)); // container HEALTHCHECK
-  const log = createLogger(config.LOG_LEVEL);
+  const tracingConfig = tracingOptions(config);
+  const tracing = createTracing(tracingConfig);
+  const log = createLogger(config.LOG_LEVEL, undefined, tracing && traceLogMixin(tracing.contexts));
   const metrics = createMetrics(buildInfo);
   const queue = createQueue(config, { metrics, log });
 
@@ -27,6 +32,7 @@ async function main() {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: !separateMetrics,
+    tracing,
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const metricsServer = separateMetrics
@@ -49,6 +55,7 @@ async function main() {
     await queue.stop(remaining());
     await metricsServer?.stop(true);
     queue.close();
+    await tracing?.shutdown().catch(() => log.warn('could not export the last spans'));
     clearTimeout(deadline);
     log.info({ duration_ms: Math.round(performance.now() - since) }, 'stopped');
     process.exit(0);
@@ -60,7 +67,16 @@ async function main() {
   queue.start();
   started = true;
   log.info(
-    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit },
+    {
+      port: api.port,
+      host: config.HOST,
+      metrics_port: metricsServer?.port ?? api.port,
+      queue_driver: config.QUEUE_DRIVER,
+      version: buildInfo.version,
+      commit: buildInfo.commit,
+      // Where spans go, never the export headers (credentials).
+      traces: tracing ? { exporter: tracingConfig.exporter, url: tracingConfig.exporter === 'otlp' ? tracingConfig.url : undefined, sampler: tracingConfig.sampler, ratio: tracingConfig.ratio } : 'off',
+    },
     'pipewatch listening',
   );
 }
