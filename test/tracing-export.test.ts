@@ -1,0 +1,109 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver';
+import { REPO_ROOT, startService, type RunningService } from './support/service';
+
+/** A real pipewatch process exporting OTLP/HTTP to a receiver on a loopback port. */
+let receiver: OtlpReceiver;
+let service: RunningService | undefined;
+beforeAll(() => {
+  receiver = startOtlpReceiver();
+});
+afterAll(() => receiver.stop());
+afterEach(async () => {
+  await service?.stop('SIGKILL');
+  service = undefined;
+});
+
+const PERSONAL = ['Zorblax', 'Quuxville', '117'];
+
+function tracingEnv(protocol: 'http/protobuf' | 'http/json', extra: Record<string, string> = {}) {
+  return {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+    OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=pipewatch-test',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    PROCESSING_DELAY_MIN_MS: '0',
+    PROCESSING_DELAY_MAX_MS: '2',
+    ...extra,
+  };
+}
+
+async function exercise(url: string) {
+  const accepted = await fetch(`${url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }) });
+  expect(accepted.status).toBe(202);
+  const invalid = await fetch(`${url}/submit_data?city=Quuxville`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 'Quuxville', city: 'Quuxville' }) });
+  expect(invalid.status).toBe(422);
+  return { traceId: accepted.headers.get('x-trace-id')! };
+}
+
+function noPersonalData(r: OtlpReceiver) {
+  const bytes = Buffer.concat(r.bodies.map((b) => Buffer.from(b))).toString('latin1');
+  expect(bytes.length).toBeGreaterThan(0);
+  for (const secret of PERSONAL) expect(bytes).not.toContain(secret);
+}
+
+describe('a real process exporting OTLP over HTTP', () => {
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    test(`${protocol}: SERVER spans arrive with the resource, the export headers, and no personal data in any byte`, async () => {
+      const before = receiver.bodies.length;
+      service = await startService({ env: tracingEnv(protocol) });
+      const { traceId } = await exercise(service.url);
+      const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.kind === SPAN_KIND.server));
+      const span = spans.find((x) => x.traceId === traceId && x.kind === SPAN_KIND.server)!;
+      expect(span.name).toBe('POST /submit_data');
+      expect(span.attributes['http.response.status_code']).toBe(202);
+      expect(span.resource).toMatchObject({ 'service.name': 'pipewatch', 'deployment.environment.name': 'test' });
+      expect(receiver.contentTypes.at(-1)).toStartWith(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
+      expect(receiver.headers.at(-1)!.get('x-tenant')).toBe('pipewatch-test');
+      const line = service.logs().find((l) => l.msg === 'request' && l.trace_id === traceId);
+      expect(line).toBeDefined();
+      noPersonalData({ ...receiver, bodies: receiver.bodies.slice(before) });
+    }, 30_000);
+  }
+
+  test('an export the receiver refuses with 503 is retried by the exporter', async () => {
+    service = await startService({ env: tracingEnv('http/protobuf') });
+    const attempts = receiver.bodies.length;
+    receiver.failNext(1);
+    const { traceId } = await exercise(service.url);
+    await receiver.waitFor((s) => s.some((x) => x.traceId === traceId));
+    expect(receiver.bodies.length - attempts).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
+  test('spans still in the batch are exported on SIGTERM', async () => {
+    service = await startService({ env: tracingEnv('http/protobuf', { OTEL_BSP_SCHEDULE_DELAY: '600000', SHUTDOWN_DRAIN_MS: '0' }) });
+    const { traceId } = await exercise(service.url);
+    await Bun.sleep(200);
+    expect(receiver.spans.some((x) => x.traceId === traceId)).toBe(false);
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+    expect(receiver.spans.some((x) => x.traceId === traceId)).toBe(true);
+  }, 30_000);
+});
+
+describe('the compiled binary', () => {
+  let dir: string;
+  beforeAll(async () => {
+    const build = Bun.spawn([process.execPath, 'run', 'build'], { cwd: REPO_ROOT, stdout: 'pipe', stderr: 'pipe' });
+    const [out, err, code] = await Promise.all([new Response(build.stdout).text(), new Response(build.stderr).text(), build.exited]);
+    if (code !== 0) throw new Error(`bun run build failed (${code}):\n${out}\n${err}`);
+    dir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-binary-'));
+    copyFileSync(join(REPO_ROOT, 'dist/pipewatch'), join(dir, 'pipewatch'));
+    Bun.spawnSync(['chmod', '+x', join(dir, 'pipewatch')]);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    test(`exports ${protocol} from a directory holding nothing but the binary`, async () => {
+      service = await startService({ command: [join(dir, 'pipewatch')], cwd: dir, dataDir: join(dir, `data-${protocol.replace('/', '-')}`), env: tracingEnv(protocol) });
+      const { traceId } = await exercise(service.url);
+      const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.kind === SPAN_KIND.server));
+      expect(spans.find((x) => x.traceId === traceId && x.kind === SPAN_KIND.server)!.name).toBe('POST /submit_data');
+    }, 30_000);
+  }
+});
