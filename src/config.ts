@@ -96,8 +96,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const raw: Record<string, string> = {};
   const converted: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
-    const value = env[key]?.trim();
-    if (value === undefined || value === '') continue;
+    const given = env[key];
+    if (given === undefined || given.trim() === '') continue;
+    // Numbers are plain decimal text exactly (PORT=" 8000" is refused); other values are trimmed.
+    const value = isNumeric(schema) ? given : given.trim();
     raw[key] = value;
     converted[key] = fromText(schema, value);
   }
@@ -137,6 +139,10 @@ const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
  * Numbers only from plain decimal text: TypeBox's Value.Convert would silently read
  * PORT=80.5 as 80, 1e3 as 1 and 0x50 as 80. Anything else stays a string and fails the schema.
  */
+function isNumeric(schema: TSchema): boolean {
+  return schema.type === 'integer' || schema.type === 'number';
+}
+
 function fromText(schema: TSchema, text: string): unknown {
   if (schema.type === 'integer') return INTEGER_TEXT.test(text) ? Number(text) : text;
   if (schema.type === 'number') return NUMBER_TEXT.test(text) ? Number(text) : text;

@@ -5,7 +5,7 @@ import { healthcheck } from './healthcheck';
 import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
-import { listen } from './server';
+import { listen, openFilesLimit } from './server';
 import { traceLogMixin } from './tracing/log';
 import { tracingOptions } from './tracing/options';
 import { createTracing } from './tracing/provider';
@@ -74,6 +74,7 @@ async function main() {
       queue_driver: config.QUEUE_DRIVER,
       version: buildInfo.version,
       commit: buildInfo.commit,
+      open_files_limit: openFilesLimit(),
       // Where spans go, never the export headers (credentials).
       traces: tracing ? { exporter: tracingConfig.exporter, url: tracingConfig.exporter === 'otlp' ? tracingConfig.url : undefined, sampler: tracingConfig.sampler, ratio: tracingConfig.ratio } : 'off',
     },

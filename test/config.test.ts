@@ -11,9 +11,10 @@ describe('loadConfig', () => {
     expect(loadConfig({}).METRICS_PORT).toBeUndefined();
   });
 
-  test('reads and trims values; empty means unset', () => {
-    expect(loadConfig({ PORT: ' 9000 ', METRICS_PORT: '9100', LOG_LEVEL: 'debug', BODY_LIMIT_BYTES: '', FAILURE_RATE: '.25' })).toMatchObject({
+  test('reads values, trims text that is not a number; empty means unset', () => {
+    expect(loadConfig({ PORT: '9000', HOST: ' 127.0.0.1 ', METRICS_PORT: '9100', LOG_LEVEL: 'debug', BODY_LIMIT_BYTES: '', FAILURE_RATE: '.25' })).toMatchObject({
       PORT: 9000,
+      HOST: '127.0.0.1',
       METRICS_PORT: 9100,
       LOG_LEVEL: 'debug',
       BODY_LIMIT_BYTES: 16_384,
@@ -26,6 +27,10 @@ describe('loadConfig', () => {
     [{ PORT: '80.5' }, 'invalid PORT="80.5": must be an integer from 0 to 65535'],
     [{ PORT: '1e3' }, 'invalid PORT="1e3": must be an integer from 0 to 65535'],
     [{ PORT: '0x50' }, 'invalid PORT="0x50": must be an integer from 0 to 65535'],
+    // Plain decimal text: white space around a number is a typo to report, not to guess at.
+    [{ PORT: ' 8000' }, 'invalid PORT=" 8000": must be an integer from 0 to 65535'],
+    [{ PORT: '8000\n' }, 'invalid PORT="8000\\n": must be an integer from 0 to 65535'],
+    [{ BODY_LIMIT_BYTES: '16384 ' }, 'invalid BODY_LIMIT_BYTES="16384 ": must be an integer from 64 to 1048576'],
     [{ PORT: '65536' }, 'invalid PORT="65536": must be an integer from 0 to 65535'],
     [{ METRICS_PORT: '-1' }, 'invalid METRICS_PORT="-1": must be an integer from 0 to 65535'],
     [{ LOG_LEVEL: 'INFO' }, 'invalid LOG_LEVEL="INFO": must be one of fatal, error, warn, info, debug, trace, silent'],

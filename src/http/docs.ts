@@ -10,10 +10,23 @@ import favicon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' };
 // After the openapi import above has replaced them (see formats.ts).
 installLeanFormats();
 
-const ASSETS: Record<string, { file: string; type: string }> = {
-  'swagger-ui-bundle.js': { file: swaggerBundle as unknown as string, type: 'text/javascript; charset=utf-8' },
-  'swagger-ui.css': { file: swaggerCss as unknown as string, type: 'text/css; charset=utf-8' },
-  'favicon-32x32.png': { file: favicon as unknown as string, type: 'image/png' },
+/** A Map, not an object literal: `constructor`, `__proto__` or `toString` must be unknown names, not inherited members. */
+const ASSETS = new Map<string, { file: string; type: string }>([
+  ['swagger-ui-bundle.js', { file: swaggerBundle, type: 'text/javascript; charset=utf-8' }],
+  ['swagger-ui.css', { file: swaggerCss, type: 'text/css; charset=utf-8' }],
+  ['favicon-32x32.png', { file: favicon, type: 'image/png' }],
+]);
+
+/**
+ * Swagger UI options the plugin's type leaves out (`url`) or types too narrowly (`validatorUrl`
+ * takes null); the plugin hands them to SwaggerUIBundle as they are. Typed as a plain object so
+ * the options above stay type-checked: a typo there would silently fall back to a CDN.
+ */
+const SWAGGER_UI_PASSTHROUGH: object = {
+  // Absolute, so /docs/ (trailing slash) finds the spec too.
+  url: '/docs/json',
+  // Swagger UI would otherwise send the spec's URL to validator.swagger.io for a badge.
+  validatorUrl: null,
 };
 
 /** OpenAPI document at /docs/json and Swagger UI at /docs, every byte served by this process. */
@@ -29,11 +42,8 @@ export function docsPlugin(info: { version: string }) {
           cdn: '/docs/assets/swagger-ui-bundle.js',
           theme: '/docs/assets/swagger-ui.css',
           autoDarkMode: false,
-          // Absolute, so /docs/ (trailing slash) finds the spec too.
-          url: '/docs/json',
-          // Swagger UI would otherwise send the spec's URL to validator.swagger.io for a badge.
-          validatorUrl: null,
-        } as Record<string, unknown>,
+          ...SWAGGER_UI_PASSTHROUGH,
+        },
         exclude: { paths: [/^\/docs/] },
         documentation: {
           info: {
@@ -52,7 +62,7 @@ export function docsPlugin(info: { version: string }) {
     .get(
       '/docs/assets/:asset',
       ({ params, set }) => {
-        const asset = ASSETS[params.asset];
+        const asset = ASSETS.get(params.asset);
         if (!asset) throw new ProblemError('not-found', 'No such documentation asset.');
         set.headers['content-type'] = asset.type;
         set.headers['cache-control'] = 'public, max-age=86400';

@@ -1,13 +1,19 @@
-import { Elysia } from 'elysia';
+import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Request id, RED metrics and the access log, recorded once per request after its final
- * status is known (errors and 404s included). `route` is the matched template, so label
- * values are bounded by the routes the app declares.
+ * Request id, RED metrics and the access log, recorded once per request when its final status
+ * is known (errors and 404s included). `route` is the matched template, so label values are
+ * bounded by the routes the app declares.
+ *
+ * Recorded in a global `mapResponse` hook, which Elysia runs synchronously just before it turns
+ * the value into the Response it hands back, on the success path and on the error path alike.
+ * Not in `onAfterResponse`: Elysia compiles that into one `setImmediate` closure per request
+ * holding the request's whole context, and clients that pipeline requests without reading the
+ * answers piled those up by the million (issue 9: 65 MiB -> 1 GiB RSS).
  */
 export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) {
   const { metrics, log } = options;
@@ -21,17 +27,45 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       const incoming = request.headers.get('x-request-id');
       set.headers['x-request-id'] = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     })
-    .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
+    .mapResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
+      // Hands the value back unchanged: Elysia 1.4's error path replaces the response with whatever
+      // a mapResponse hook returns, undefined included (its success path keeps it). The type says
+      // Response, but any value is mapped the same way as the handler's own.
+      const unchanged = responseValue as Response;
       const start = started.get(request);
-      if (start === undefined) return;
+      if (start === undefined) return unchanged;
       started.delete(request);
       const seconds = (performance.now() - start) / 1000;
-      const labels = { method: methodLabel(request.method), route: route || UNMATCHED_ROUTE, status: String(set.status ?? 200) };
+      const method = methodLabel(request.method);
+      const path = route || UNMATCHED_ROUTE;
+      const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, seconds);
-      access({ method: labels.method, route: labels.route, status: Number(labels.status), durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
+      metrics.httpRed.series(method, path, status).record(seconds);
+      access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
+      return unchanged;
     });
+}
+
+/** The status the adapter is about to send: a returned Response or `status(...)` wins over `set.status`. */
+function finalStatus(value: unknown, status: number | string | undefined): number {
+  if (value instanceof Response) return value.status;
+  if (value instanceof ElysiaCustomStatusResponse) return value.code;
+  // Elysia also takes a status name ('Accepted'); its adapter maps it the same way.
+  return typeof status === 'number' ? status : status === undefined ? 200 : (StatusMap[status as keyof typeof StatusMap] ?? 200);
+}
+
+/** Status label of an answer Bun will not send: the connection is already closed. */
+export const CLOSED_BEFORE_ANSWER = 499;
+
+/**
+ * The connection closed before the answer was ready, so it is never sent. Recorded as 499
+ * (nginx's "client closed request"; no such status goes on the wire) rather than as the status
+ * that would have been sent, except a 408: the body was cut off by the idle timeout, which is
+ * what the 408 says. On Bun 1.4.5 this is also how a request pipelined behind a pending async
+ * answer ends (uWS closes the connection; see the README's operations section).
+ */
+function unsent(status: number): number {
+  return status === 408 ? 408 : CLOSED_BEFORE_ANSWER;
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -23,6 +23,7 @@ export interface Problem {
 export const PROBLEM_TYPES = {
   validation: { status: 422, title: 'Request body is invalid' },
   'malformed-json': { status: 400, title: 'Request body is not valid JSON' },
+  'request-timeout': { status: 408, title: 'Request body not received in time' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'not-found': { status: 404, title: 'Not found' },

@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
+import type { Metrics, QueueGaugeSnapshot } from '../metrics';
 import { retryDelayMs } from './backoff';
 import { ProcessingFailure, type Processor } from './pipeline';
 import type { ClaimedJob, JobStore, Settle } from './store';
@@ -69,7 +69,9 @@ export class JobQueue implements Queue {
   private idle: PromiseWithResolvers<void> | undefined;
   private readonly random: () => number;
   private readonly drain = new DrainRate();
-  private readonly refreshGauges = () => this.updateGauges();
+  private readonly unwatchGauges: () => void;
+  /** Until the store keeps its own id (the async store contract), one per process. */
+  private readonly queueId = crypto.randomUUID();
   private readonly runFlush = () => this.flush();
 
   constructor(
@@ -88,10 +90,8 @@ export class JobQueue implements Queue {
       log.warn({ requeued: recovered.requeued, dead_lettered: recovered.failed }, 'recovered jobs interrupted by an unclean stop');
     }
     if (this.counts.queued > 0) this.dueAt = store.nextRunAt() ?? Infinity;
-    metrics.queueCapacity.set(options.capacity);
     metrics.jobsInFlight.set(0);
-    metrics.beforeScrape.push(this.refreshGauges);
-    this.updateGauges();
+    this.unwatchGauges = metrics.watchQueue(this);
   }
 
   enqueue(record: Submission): Promise<string> {
@@ -149,9 +149,7 @@ export class JobQueue implements Queue {
     this.closed = true;
     this.batch?.committed.reject(new QueueUnavailableError('draining', DRAINING_RETRY_AFTER_S));
     this.batch = undefined;
-    const hooks = this.deps.metrics.beforeScrape;
-    const at = hooks.indexOf(this.refreshGauges);
-    if (at >= 0) hooks.splice(at, 1);
+    this.unwatchGauges();
     this.store.close();
   }
 
@@ -371,12 +369,9 @@ export class JobQueue implements Queue {
     this.dueTimer = this.retryTimer = this.maintenanceTimer = undefined;
   }
 
-  private updateGauges(): void {
-    const { metrics } = this.deps;
-    const stats = this.stats();
-    for (const state of Object.keys(stats.depth) as JobState[]) metrics.queueJobs.set({ state }, stats.depth[state]);
-    metrics.queueCapacity.set(stats.capacity);
-    metrics.oldestQueuedAge.set(stats.oldestUnfinishedAgeSeconds);
+  /** What the global gauges show, asked by the metrics at each scrape. A single-owner store always leads. */
+  gauges(): QueueGaugeSnapshot {
+    return { queueId: this.queueId, leader: true, ...this.stats() };
   }
 
   /** How long a refused client should wait: the time the workers need to free 1% of the capacity. */

@@ -23,7 +23,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<Rec
     throw new ProblemError('unsupported-media-type', 'Send the body as application/json.');
   }
   // With a content length, Bun frames the body to exactly that many bytes.
-  const bytes = declared !== null ? await request.bytes() : await readBounded(request, limit);
+  const bytes = await (declared !== null ? request.bytes() : readBounded(request, limit)).catch(cutOff);
   if (bytes.byteLength > limit) throw tooLarge(limit);
   if (bytes.byteLength === 0) throw new ProblemError('malformed-json', 'The request body is empty; send a JSON object.');
 
@@ -89,6 +89,18 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/**
+ * The connection closed while the body was still arriving: the server's idle timeout cut a slow
+ * body (or the client hung up). Nothing reaches the client any more; the 408 is what metrics and
+ * the access log record, instead of blaming the JSON.
+ */
+function cutOff(error: unknown): never {
+  if (error instanceof DOMException && error.name === 'AbortError') {
+    throw new ProblemError('request-timeout', 'The request body did not arrive before the connection closed.');
+  }
+  throw error;
 }
 
 function tooLarge(limit: number): ProblemError {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Elysia, t } from 'elysia';
 import { ProblemError, invalidFields } from '../http/problem';
+import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
@@ -52,13 +53,13 @@ export const ProblemSchema = t.Object(
 /** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
 const MAX_ID_LENGTH = 64;
 
-export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLimitBytes: number }) {
-  const { queue, metrics, bodyLimitBytes } = deps;
+export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: Logger; bodyLimitBytes: number }) {
+  const { queue, metrics, log, bodyLimitBytes } = deps;
   const submissionsReceived = metrics.submissionsReceived;
   return new Elysia({ name: 'pipewatch/submissions' })
     .post(
       '/submit_data',
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         assertWellFormed(body);
         let id: string;
         try {
@@ -69,6 +70,11 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; bodyLi
             throw new ProblemError('queue-unavailable', `${capitalise(error.message)}; retry later.`, { 'retry-after': String(error.retryAfterSeconds) });
           }
           throw error;
+        }
+        if (request.signal.aborted) {
+          // Committed, but Bun closed the connection, so the 202 is never sent and the client may
+          // send the record again (a pipelined request behind this one does that on Bun 1.4.5).
+          log.warn({ id }, 'submission committed but its connection closed before the answer; a retry will duplicate it');
         }
         set.status = 202;
         set.headers.location = `/submissions/${id}`;

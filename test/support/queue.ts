@@ -82,9 +82,13 @@ export async function waitUntilFinal(baseUrl: string, ids: Iterable<string>, tim
   return final;
 }
 
-/** One sample's value from a Prometheus text exposition, e.g. sample(text, 'pipewatch_queue_jobs{state="queued"}'). */
+/**
+ * One sample's value from a Prometheus text exposition, e.g. sample(text, 'pipewatch_queue_jobs{state="queued"}').
+ * The `queue` label (the queue's opaque id) is ignored unless `series` names it.
+ */
 export function sample(exposition: string, series: string): number | undefined {
-  for (const line of exposition.split('\n')) {
+  for (const raw of exposition.split('\n')) {
+    const line = series.includes('queue="') ? raw : raw.replace(/\{queue="[^"]*"\}/, '').replace(/queue="[^"]*",?/, '');
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return undefined;
