@@ -30,7 +30,7 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false })
     .use(deps.tracing ? tracingPlugin(deps.tracing) : new Elysia({ name: 'pipewatch/tracing-off' }))
     .use(errorsPlugin({ log: deps.log, routes: () => routes }))
-    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log }))
+    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, tracing: deps.tracing }))
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));

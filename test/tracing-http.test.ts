@@ -127,7 +127,7 @@ describe('logs during a traced request', () => {
     const res = await t.request('/healthz');
     const span = server(t.spans())[0]!;
     await Bun.sleep(10);
-    const line = t.logs.find((l) => l.msg === 'request' && l.route === '/healthz')!;
+    const line = t.logs.find((l) => l.msg === "request" && l.route === "/healthz")!;
     expect(line).toMatchObject({ trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
     expect(res.headers.get('x-trace-id')).toBe(line.trace_id as string);
   });

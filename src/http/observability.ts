@@ -1,6 +1,8 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
+import { finishRequestSpan } from '../tracing/http';
+import type { Tracing } from '../tracing/provider';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -15,8 +17,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * holding the request's whole context, and clients that pipeline requests without reading the
  * answers piled those up by the million (issue 9: 65 MiB -> 1 GiB RSS).
  */
-export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) {
-  const { metrics, log } = options;
+export function observabilityPlugin(options: { metrics: Metrics; log: Logger; tracing?: Tracing }) {
+  const { metrics, log, tracing } = options;
   const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
@@ -40,7 +42,9 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger }) 
       const path = route || UNMATCHED_ROUTE;
       const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      metrics.httpRed.series(method, path, status).record(seconds);
+      // With tracing on: ends the request's span; a sampled one becomes the latency exemplar.
+      const exemplar = tracing && finishRequestSpan(tracing, request, route, status);
+      metrics.httpRed.series(method, path, status).record(seconds, exemplar);
       access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
       return unchanged;
     });

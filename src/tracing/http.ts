@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Span, type TextMapGetter } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -7,7 +7,7 @@ import {
   ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
-import { Elysia, ElysiaCustomStatusResponse } from 'elysia';
+import { Elysia } from 'elysia';
 import type { Tracing } from './provider';
 
 /** The response header carrying the request's trace id, for clients to quote to support. `traceparent` is not echoed. */
@@ -27,35 +27,49 @@ const headerGetter: TextMapGetter<Headers> = {
  * header or body value: nothing here can carry personal data. An incoming W3C `traceparent` /
  * `tracestate` becomes the parent. The span is the active context for the rest of the request
  * (handlers, logs, the queue's PRODUCER span).
+ *
+ * This plugin only starts the span. It is ended by `finish` below, called from the
+ * observability hook once the final status is known: Elysia runs global `mapResponse` hooks
+ * only until one returns a value, so a second such hook here would silence the first.
  */
 export function tracingPlugin(tracing: Tracing) {
   const { tracer, contexts, propagator } = tracing;
-  return new Elysia({ name: 'pipewatch/tracing' })
-    .onRequest(({ request, set }) => {
-      const parent = propagator.extract(ROOT_CONTEXT, request.headers, headerGetter);
-      const known = KNOWN_METHODS.has(request.method);
-      const span = tracer.startSpan(
-        known ? request.method : 'HTTP',
-        {
-          kind: SpanKind.SERVER,
-          attributes: {
-            [ATTR_HTTP_REQUEST_METHOD]: known ? request.method : '_OTHER',
-            [ATTR_URL_SCHEME]: request.url.startsWith('https:') ? 'https' : 'http',
-            [ATTR_NETWORK_PROTOCOL_VERSION]: '1.1',
-          },
+  return new Elysia({ name: 'pipewatch/tracing' }).onRequest(({ request, set }) => {
+    const parent = propagator.extract(ROOT_CONTEXT, request.headers, headerGetter);
+    const known = KNOWN_METHODS.has(request.method);
+    const span = tracer.startSpan(
+      known ? request.method : 'HTTP',
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: known ? request.method : '_OTHER',
+          [ATTR_URL_SCHEME]: request.url.startsWith('https:') ? 'https' : 'http',
+          [ATTR_NETWORK_PROTOCOL_VERSION]: '1.1',
         },
-        parent,
-      );
-      tracing.requests.set(request, span);
-      contexts.enter(trace.setSpan(parent, span));
-      set.headers[TRACE_ID_HEADER] = span.spanContext().traceId;
-    })
-    .mapResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
-      const span = tracing.requests.get(request);
-      if (span) endServerSpan(span, request.method, route, finalStatus(responseValue, set.status));
-      // Handed back unchanged (Elysia's error path would otherwise replace the response with undefined).
-      return responseValue as Response;
-    });
+      },
+      parent,
+    );
+    tracing.requests.set(request, span);
+    contexts.enter(trace.setSpan(parent, span));
+    set.headers[TRACE_ID_HEADER] = span.spanContext().traceId;
+  });
+}
+
+/** Exemplar labels linking a latency observation to its trace. */
+export type TraceExemplar = { trace_id: string; span_id: string };
+
+/**
+ * Ends the request's SERVER span with its route and final status. Returns the exemplar for
+ * the request's latency observation when the span is sampled (an unsampled trace id would
+ * lead nowhere), otherwise undefined. `route` is empty for unmatched paths.
+ */
+export function finishRequestSpan(tracing: Tracing, request: Request, route: string, status: number): TraceExemplar | undefined {
+  const span = tracing.requests.get(request);
+  if (!span) return undefined;
+  tracing.requests.delete(request);
+  endServerSpan(span, request.method, route, status);
+  const context = span.spanContext();
+  return context.traceFlags & TraceFlags.SAMPLED ? { trace_id: context.traceId, span_id: context.spanId } : undefined;
 }
 
 function endServerSpan(span: Span, method: string, route: string, status: number): void {
@@ -70,10 +84,4 @@ function endServerSpan(span: Span, method: string, route: string, status: number
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
-}
-
-function finalStatus(value: unknown, status: number | string | undefined): number {
-  if (value instanceof Response) return value.status;
-  if (value instanceof ElysiaCustomStatusResponse) return Number(value.code);
-  return typeof status === 'number' ? status : Number(status ?? 200) || 200;
 }
