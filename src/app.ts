@@ -34,15 +34,15 @@ export function createApp(deps: AppDeps) {
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));
-  if (deps.serveMetrics) app.use(metricsEndpointPlugin(deps.metrics));
+  if (deps.serveMetrics) app.use(metricsEndpointPlugin(deps.metrics, { openMetrics: deps.tracing !== undefined }));
   routes = routeTable(app.routes);
   return app;
 }
 
 /** The app for a separate, private metrics port: /metrics and nothing else. */
-export function createMetricsApp(deps: Pick<AppDeps, 'metrics' | 'log'>) {
+export function createMetricsApp(deps: Pick<AppDeps, 'metrics' | 'log' | 'tracing'>) {
   let routes: RouteTable = [];
-  const app = new Elysia().use(errorsPlugin({ log: deps.log, routes: () => routes })).use(metricsEndpointPlugin(deps.metrics));
+  const app = new Elysia().use(errorsPlugin({ log: deps.log, routes: () => routes })).use(metricsEndpointPlugin(deps.metrics, { openMetrics: deps.tracing !== undefined }));
   routes = routeTable(app.routes);
   return app;
 }

@@ -36,7 +36,7 @@ async function main() {
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const metricsServer = separateMetrics
-    ? listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
+    ? listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
     : undefined;
 
   const shutdown = async (signal: string) => {
