@@ -18,7 +18,7 @@ async function main() {
   const tracing = createTracing(tracingConfig);
   const log = createLogger(config.LOG_LEVEL, undefined, tracing && traceLogMixin(tracing.contexts));
   const metrics = createMetrics(buildInfo);
-  const queue = createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log });
 
   // Ready once the queue runs and until shutdown begins.
   let started = false;
@@ -54,7 +54,7 @@ async function main() {
     await api.stop(false); // closes idle connections; in-flight requests finish
     await queue.stop(remaining());
     await metricsServer?.stop(true);
-    queue.close();
+    await queue.close();
     await tracing?.shutdown().catch(() => log.warn('could not export the last spans'));
     clearTimeout(deadline);
     log.info({ duration_ms: Math.round(performance.now() - since) }, 'stopped');

@@ -7,8 +7,7 @@ import { createMetrics, renderMetrics } from '../src/metrics';
 import { retryDelayMs } from '../src/queue/backoff';
 import { JobQueue, type EngineOptions } from '../src/queue/engine';
 import { createSimulatedPipeline, processingDelayMs, type Processor } from '../src/queue/pipeline';
-import type { JobStore } from '../src/queue/store';
-import { createMemoryStore } from '../src/queue/stores/memory';
+import type { CommitRequest, JobStore } from '../src/queue/store';
 import { openSqliteStore } from '../src/queue/stores/sqlite';
 import { sample, waitFor } from './support/queue';
 
@@ -21,7 +20,7 @@ const queues: JobQueue[] = [];
 afterEach(async () => {
   for (const queue of queues.splice(0)) {
     await queue.stop(0);
-    queue.close();
+    await queue.close();
   }
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
@@ -35,9 +34,10 @@ function tempDir(): string {
   return dir;
 }
 
-function makeQueue(store: JobStore, options: Partial<EngineOptions> & { process: Processor }) {
+async function makeQueue(opening: JobStore | Promise<JobStore>, options: Partial<EngineOptions> & { process: Processor }) {
   const metrics = createMetrics();
-  const queue = new JobQueue(
+  const store = await opening;
+  const queue = await JobQueue.open(
     store,
     { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 100_000, ...options },
     { metrics, log: silent },
@@ -49,36 +49,32 @@ function makeQueue(store: JobStore, options: Partial<EngineOptions> & { process:
 const succeed: Processor = () => Promise.resolve();
 
 test('enqueues of one tick are committed in one transaction, and each resolves only once committed', async () => {
-  const store = openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
   let transactions = 0;
   const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
-    transaction: <T>(fn: () => T): T => {
+    commit: (request: CommitRequest) => {
       transactions++;
-      return store.transaction(fn);
+      return store.commit(request);
     },
   });
-  const { queue } = makeQueue(counting, { process: succeed });
-  transactions = 0; // start-up recovery is a transaction of its own
+  const { queue } = await makeQueue(counting, { process: succeed });
   const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
   expect(transactions).toBe(1);
   expect(new Set(ids).size).toBe(500);
-  for (const id of ids) expect(queue.status(id)?.state).toBe('queued');
+  for (const id of ids) expect((await queue.status(id))?.state).toBe('queued');
   // One at a time (each awaited): one transaction each.
   for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
   expect(transactions).toBe(4);
 }, TIMEOUT_MS);
 
 test('a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on', async () => {
-  const store = openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
   let poison = false;
-  // A real SQLite failure inside the group commit: the poisoned insert repeats an id (UNIQUE).
+  // A real SQLite failure inside the group commit: the poisoned commit repeats its ids (UNIQUE).
   const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-    insert: (ids: readonly string[], records: ReadonlyArray<typeof RECORD>, now: number) => {
-      store.insert(ids, records, now);
-      if (poison) store.insert(ids, records, now);
-    },
+    commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
   });
-  const { queue, metrics } = makeQueue(failing, { process: succeed });
+  const { queue, metrics } = await makeQueue(failing, { process: succeed });
   const before = await queue.enqueue(RECORD);
   poison = true;
   const refused = await Promise.allSettled([queue.enqueue(RECORD), queue.enqueue(RECORD)]);
@@ -89,7 +85,7 @@ test('a commit that fails refuses the whole tick with 503-style storage errors, 
   }
   const after = await queue.enqueue(RECORD);
   expect(queue.stats().depth.queued).toBe(2);
-  expect([queue.status(before)?.state, queue.status(after)?.state]).toEqual(['queued', 'queued']);
+  expect([(await queue.status(before))?.state, (await queue.status(after))?.state]).toEqual(['queued', 'queued']);
   expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
 }, TIMEOUT_MS);
 
@@ -101,64 +97,61 @@ test('a stuck attempt loses its lease: the job runs again, and the late answer c
     if (calls === 1) return new Promise<void>((resolve) => (releaseStuck = resolve));
     return Promise.resolve();
   };
-  const { queue, metrics } = makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process, leaseMs: 200 });
+  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process, leaseMs: 200 });
   queue.start();
   const id = await queue.enqueue(RECORD);
-  const status = await waitFor('the job to succeed on a second attempt', () => (queue.status(id)?.state === 'succeeded' ? queue.status(id) : undefined), 5000);
+  const status = await waitFor('the job to succeed on a second attempt', async () => {
+    const s = await queue.status(id);
+    return s?.state === 'succeeded' ? s : undefined;
+  }, 5000);
   expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
   releaseStuck();
   await Bun.sleep(50);
-  expect(queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  expect(await queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
   expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
 }, TIMEOUT_MS);
 
 test('a restart on the same file resumes queued jobs, and interrupted ones count as an attempt', async () => {
   const dir = tempDir();
-  const first = openSqliteStore({ dataDir: dir, synchronous: 'FULL' });
   const never: Processor = () => new Promise<void>(() => {});
-  const a = makeQueue(first, { process: never, concurrency: 1, maxAttempts: 2 });
+  const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: never, concurrency: 1, maxAttempts: 2 });
   const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
   a.queue.start();
-  await waitFor('one job processing', () => a.queue.status(ids[0]!)?.state === 'processing');
+  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.state === 'processing');
   // Like a process dying: close without stop(), so the lease is still in the file.
   queues.splice(queues.indexOf(a.queue), 1);
-  a.queue.close();
+  await a.queue.close();
 
-  const b = makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
-  expect(b.queue.status(ids[0]!)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted' });
-  expect(b.queue.status(ids[1]!)).toMatchObject({ state: 'queued', attempts: 0 });
+  const b = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
+  expect(await b.queue.status(ids[0]!)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted' });
+  expect(await b.queue.status(ids[1]!)).toMatchObject({ state: 'queued', attempts: 0 });
   expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
   b.queue.start();
-  await waitFor('both jobs to succeed', () => ids.every((id) => b.queue.status(id)?.state === 'succeeded'));
-  expect(b.queue.status(ids[0]!)?.attempts).toBe(2);
-  expect(b.queue.status(ids[1]!)?.attempts).toBe(1);
+  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.state === 'succeeded'));
+  expect((await b.queue.status(ids[0]!))?.attempts).toBe(2);
+  expect((await b.queue.status(ids[1]!))?.attempts).toBe(1);
 }, TIMEOUT_MS);
 
-for (const driver of ['sqlite', 'memory'] as const) {
-  test(`${driver}: retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age`, async () => {
-    const store = driver === 'sqlite' ? openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }) : createMemoryStore();
-    const { queue, metrics } = makeQueue(store, { process: succeed, concurrency: 1, retentionMaxFinished: 5 });
-    const ids: string[] = [];
-    for (let i = 0; i < 12; i++) ids.push(await queue.enqueue(RECORD));
-    queue.start();
-    await waitFor('5 finished jobs kept', () => queue.stats().depth.succeeded === 5 && queue.stats().depth.queued === 0, 5000);
-    // Processed in enqueue order with one worker: the last five finished last and are kept.
-    expect(ids.map((id) => queue.status(id) !== undefined)).toEqual([...Array(7).fill(false), ...Array(5).fill(true)]);
-    expect(sample(await renderMetrics(metrics), 'pipewatch_queue_jobs{state="succeeded"}')).toBe(5);
+test('retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age', async () => {
+  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed, concurrency: 1, retentionMaxFinished: 5 });
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) ids.push(await queue.enqueue(RECORD));
+  queue.start();
+  await waitFor('5 finished jobs kept', () => queue.stats().depth.succeeded === 5 && queue.stats().depth.queued === 0, 5000);
+  // Processed in enqueue order with one worker: the last five finished last and are kept.
+  const kept = await Promise.all(ids.map(async (id) => (await queue.status(id)) !== undefined));
+  expect(kept).toEqual([...Array(7).fill(false), ...Array(5).fill(true)]);
+  expect(sample(await renderMetrics(metrics), 'pipewatch_queue_jobs{state="succeeded"}')).toBe(5);
 
-    const aged = makeQueue(driver === 'sqlite' ? openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }) : createMemoryStore(), {
-      process: succeed,
-      retentionMaxAgeMs: 300,
-    });
-    const old = await aged.queue.enqueue(RECORD);
-    aged.queue.start();
-    await waitFor('the finished job to be pruned by age', () => aged.queue.status(old) === undefined, 5000);
-    expect(aged.queue.stats().depth.succeeded).toBe(0);
-  }, TIMEOUT_MS);
-}
+  const aged = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed, retentionMaxAgeMs: 300 });
+  const old = await aged.queue.enqueue(RECORD);
+  aged.queue.start();
+  await waitFor('the finished job to be pruned by age', async () => (await aged.queue.status(old)) === undefined, 5000);
+  expect(aged.queue.stats().depth.succeeded).toBe(0);
+}, TIMEOUT_MS);
 
 test('the oldest-job gauge tracks the oldest unfinished job, and the backlog gauge the queued count', async () => {
-  const { queue, metrics } = makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
+  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
   await queue.enqueue(RECORD);
   await Bun.sleep(1100);
   await queue.enqueue(RECORD);
@@ -198,6 +191,7 @@ test('the simulated delay follows its distribution within [min, max], and the fa
   const instant = { distribution: 'fixed' as const, minMs: 0, maxMs: 0 };
   const never = createSimulatedPipeline({ ...instant, failureRate: 0 });
   const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
-  const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD) : always(RECORD))));
+  const attempt = { id: 'x', attempt: 1, trace: null };
+  const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
   outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
 }, TIMEOUT_MS);

@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 /** The real app and queue (memory driver), with tracing exporting into memory when `traced`. */
-function tracedApp(traced: boolean, env: Record<string, string> = {}) {
+async function tracedApp(traced: boolean, env: Record<string, string> = {}) {
   const config = loadConfig({ QUEUE_DRIVER: 'memory', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1', FAILURE_RATE: '0', OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env });
   const exporter = new InMemorySpanExporter();
   const tracing: Tracing | undefined = traced ? createTracing(tracingOptions(config), { exporter }) : createTracing(tracingOptions(config));
@@ -30,12 +30,12 @@ function tracedApp(traced: boolean, env: Record<string, string> = {}) {
   });
   const log = createLogger('info', sink, tracing && traceLogMixin(tracing.contexts));
   const metrics = createMetrics();
-  const queue = createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log });
   queue.start();
   const app = createApp({ queue, metrics, log, readiness: { ready: () => true, draining: () => false }, bodyLimitBytes: config.BODY_LIMIT_BYTES, version: 'test', serveMetrics: true, tracing });
   closers.push(async () => {
     await queue.stop(1000);
-    queue.close();
+    await queue.close();
     await tracing?.shutdown();
   });
   const request = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
@@ -49,7 +49,7 @@ const server = (spans: ReadableSpan[]) => spans.filter((s) => s.kind === SpanKin
 
 describe('SERVER span per request', () => {
   test('is named by the route template, carries stable http.* attributes, and its trace id is answered in x-trace-id', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     const res = await t.post({ name: 'Ravi', age: 32, city: 'Delhi' });
     expect(res.status).toBe(202);
     const [span] = server(t.spans());
@@ -69,7 +69,7 @@ describe('SERVER span per request', () => {
   });
 
   test('continues an incoming W3C traceparent and keeps its tracestate', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const res = await t.request('/healthz', { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=opaque' } });
     expect(res.status).toBe(200);
@@ -82,14 +82,14 @@ describe('SERVER span per request', () => {
   });
 
   test('an unparseable traceparent starts a new trace instead of failing the request', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     const res = await t.request('/healthz', { headers: { traceparent: 'garbage' } });
     expect(res.status).toBe(200);
     expect(server(t.spans())[0]!.parentSpanContext).toBeUndefined();
   });
 
   test('client errors are not span errors; unmatched paths are named by method only, without the path', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     expect((await t.post({ name: 'Ravi', age: 'x', city: 'Delhi' })).status).toBe(422);
     expect((await t.request('/no/such/Ravi?city=Delhi')).status).toBe(404);
     const [invalid, unmatched] = server(t.spans());
@@ -101,7 +101,7 @@ describe('SERVER span per request', () => {
   });
 
   test('a 503 from the queue is an error span with error.type', async () => {
-    const t = tracedApp(true, { QUEUE_CAPACITY: '1', WORKER_CONCURRENCY: '1', PROCESSING_DELAY_MIN_MS: '2000', PROCESSING_DELAY_MAX_MS: '2000', PROCESSING_DELAY_DISTRIBUTION: 'fixed' });
+    const t = await tracedApp(true, { QUEUE_CAPACITY: '1', WORKER_CONCURRENCY: '1', PROCESSING_DELAY_MIN_MS: '2000', PROCESSING_DELAY_MAX_MS: '2000', PROCESSING_DELAY_DISTRIBUTION: 'fixed' });
     expect((await t.post({ name: 'A', age: 1, city: 'B' })).status).toBe(202);
     expect((await t.post({ name: 'A', age: 1, city: 'B' })).status).toBe(503);
     const refused = server(t.spans()).find((s) => s.attributes['http.response.status_code'] === 503)!;
@@ -110,7 +110,7 @@ describe('SERVER span per request', () => {
   });
 
   test('no personal data, raw path or query string in any span', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     await t.post({ name: 'Zorblax', age: 117, city: 'Quuxville' }, { 'user-agent': 'Zorblax-agent' });
     await t.post({ name: 'Zorblax', age: 'Quuxville', city: 'Quuxville' });
     await t.request('/submit_data?name=Zorblax', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Zorblax"' });
@@ -123,7 +123,7 @@ describe('SERVER span per request', () => {
 
 describe('logs during a traced request', () => {
   test('the access line carries trace_id and span_id of the request span', async () => {
-    const t = tracedApp(true);
+    const t = await tracedApp(true);
     const res = await t.request('/healthz');
     const span = server(t.spans())[0]!;
     await Bun.sleep(10);
@@ -135,7 +135,7 @@ describe('logs during a traced request', () => {
 
 describe('tracing off (the default)', () => {
   test('no tracer, no span, no x-trace-id header, no trace ids in logs', async () => {
-    const t = tracedApp(false);
+    const t = await tracedApp(false);
     expect(t.tracing).toBeUndefined();
     const res = await t.post({ name: 'Ravi', age: 32, city: 'Delhi' }, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
     expect(res.status).toBe(202);

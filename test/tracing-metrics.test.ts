@@ -16,17 +16,17 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-function app(traced: boolean, env: Record<string, string> = {}) {
+async function app(traced: boolean, env: Record<string, string> = {}) {
   const config = loadConfig({ QUEUE_DRIVER: 'memory', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1', FAILURE_RATE: '0', OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env });
   const tracing = createTracing(tracingOptions(config), traced ? { exporter: new InMemorySpanExporter() } : {});
   const log = createLogger('silent');
   const metrics = createMetrics();
-  const queue = createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log });
   queue.start();
   const a = createApp({ queue, metrics, log, readiness: { ready: () => true, draining: () => false }, bodyLimitBytes: config.BODY_LIMIT_BYTES, version: 'test', serveMetrics: true, tracing });
   closers.push(async () => {
     await queue.stop(1000);
-    queue.close();
+    await queue.close();
     await tracing?.shutdown();
   });
   const request = (path: string, init?: RequestInit) => a.handle(new Request(`http://localhost${path}`, init));
@@ -59,8 +59,8 @@ describe('exemplars on OpenMetrics scrapes', () => {
   });
 
   test('http_request_duration_seconds carries the trace id of a sampled request; the text format stays exactly the same before and after', async () => {
-    const t = app(true);
-    const plain = app(false);
+    const t = await app(true);
+    const plain = await app(false);
     for (const a of [t, plain]) expect((await a.request('/healthz')).status).toBe(200);
     const before = await t.scrape();
     const traceId = (await t.request('/submit_data', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"A","age":1,"city":"B"}' })).headers.get('x-trace-id')!;
@@ -86,7 +86,7 @@ describe('exemplars on OpenMetrics scrapes', () => {
   });
 
   test('an unsampled request leaves no exemplar', async () => {
-    const t = app(true, { OTEL_TRACES_SAMPLER: 'always_off' });
+    const t = await app(true, { OTEL_TRACES_SAMPLER: 'always_off' });
     const res = await t.request('/healthz');
     expect(res.headers.get('x-trace-id')).toMatch(/^[0-9a-f]{32}$/);
     expect((await t.scrape(PROMETHEUS_ACCEPT)).body).not.toContain(' # {');

@@ -4,29 +4,40 @@ import type { Metrics } from '../metrics';
 import { JobQueue } from './engine';
 import { createSimulatedPipeline } from './pipeline';
 import type { JobStore } from './store';
-import { createMemoryStore } from './stores/memory';
+import { openMemoryStore } from './stores/memory';
 import { openSqliteStore } from './stores/sqlite';
 import { QueueStartError, type Queue } from './types';
 
 export * from './types';
 
+/** Opens the store named by QUEUE_DRIVER. */
+function openStore(config: Config, log: Logger): Promise<JobStore> {
+  switch (config.QUEUE_DRIVER) {
+    case 'memory':
+      return openMemoryStore();
+    case 'sqlite':
+      return openSqliteStore({
+        dataDir: config.DATA_DIR,
+        synchronous: config.SQLITE_SYNCHRONOUS,
+        onCheckpointerFailure: (reason) => log.warn({ reason }, 'WAL checkpoint worker failed; checkpoints now run inside commits (higher latency)'),
+        onExposedDataDir: (mode) =>
+          log.warn({ data_dir_mode: mode }, 'DATA_DIR can be read by other users of this machine and holds citizen records; chmod 700 it'),
+      });
+  }
+}
+
 /**
  * Builds the queue named by QUEUE_DRIVER, with the simulated pipeline as its processor.
- * Opening the store and recovering interrupted jobs happen here, before the API listens; a data
- * dir that cannot be used throws a QueueStartError.
+ * Opening the store and recovering interrupted jobs happen here, before the API listens; a store
+ * that cannot be used throws a QueueStartError.
  */
-export function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Queue {
-  const store: JobStore =
-    config.QUEUE_DRIVER === 'sqlite' ? openSqliteStore({
-          dataDir: config.DATA_DIR,
-          synchronous: config.SQLITE_SYNCHRONOUS,
-          onCheckpointerFailure: (reason) => deps.log.warn({ reason }, 'WAL checkpoint worker failed; checkpoints now run inside commits (higher latency)'),
-        }) : createMemoryStore();
+export async function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Promise<Queue> {
+  const store = await openStore(config, deps.log);
   if (store.durability === 'nothing') {
     deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
   }
   try {
-    return new JobQueue(
+    return await JobQueue.open(
       store,
       {
         concurrency: config.WORKER_CONCURRENCY,
@@ -47,7 +58,7 @@ export function createQueue(config: Config, deps: { metrics: Metrics; log: Logge
       deps,
     );
   } catch (error) {
-    store.close();
+    await store.close().catch(() => {});
     if (error instanceof QueueStartError) throw error;
     const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'unknown error');
     throw new QueueStartError(`cannot resume the queue in DATA_DIR=${config.DATA_DIR} (${code}); check that DATA_DIR is a writable directory on a local disk with free space`);

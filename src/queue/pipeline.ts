@@ -17,8 +17,17 @@ export interface PipelineOptions {
   random?: () => number;
 }
 
+/** Which attempt of which job is running: ids and the stored trace context, never record data. */
+export interface AttemptInfo {
+  id: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The trace context stored with the job at enqueue (null when untraced). */
+  trace: string | null;
+}
+
 /** One processing attempt. Resolves on success, rejects with a ProcessingFailure otherwise. */
-export type Processor = (record: Submission) => Promise<void>;
+export type Processor = (record: Submission, attempt: AttemptInfo) => Promise<void>;
 
 /** A failed attempt; `code` is the fixed reason code stored as the job's lastError. */
 export class ProcessingFailure extends Error {

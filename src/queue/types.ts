@@ -43,6 +43,10 @@ export interface QueueStats {
   /** Seconds since the oldest unfinished job was enqueued; 0 when there is none. */
   oldestUnfinishedAgeSeconds: number;
   capacity: number;
+  /** The store's stable id: the `queue` label of the global gauges. */
+  queueId: string;
+  /** Does this instance export the global gauges (always, for a single-owner store)? */
+  leader: boolean;
 }
 
 /**
@@ -73,15 +77,17 @@ export class QueueStartError extends Error {
 export interface Queue {
   /**
    * Resolves with the job id once the submission is as durable as the driver promises (sqlite: its
-   * row is committed). Rejects with QueueUnavailableError when full, draining or unable to commit.
+   * row is committed). `trace` is stored beside the job in the same commit (see NewJob). Rejects with QueueUnavailableError when full, draining or unable to commit.
    */
-  enqueue(submission: Submission): Promise<string>;
-  status(id: string): JobStatus | undefined;
+  enqueue(submission: Submission, options?: { trace?: string | null }): Promise<string>;
+  /** undefined for an unknown id. Rejects when the store cannot be read (a database away). */
+  status(id: string): Promise<JobStatus | undefined>;
+  /** A snapshot kept in memory (no I/O): counts, oldest job age, capacity, for gauges and readiness. */
   stats(): QueueStats;
   /** Starts the workers. */
   start(): void;
   /** Stops taking new jobs and new work; waits up to graceMs for running attempts, then leaves the rest queued. */
   stop(graceMs: number): Promise<void>;
-  /** Releases files and timers. After stop(). */
-  close(): void;
+  /** Releases files, connections and timers. After stop(). */
+  close(): Promise<void>;
 }

@@ -105,8 +105,8 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: L
     )
     .get(
       '/submissions/:id',
-      ({ params }) => {
-        const job = params.id.length <= MAX_ID_LENGTH ? queue.status(params.id) : undefined;
+      async ({ params }) => {
+        const job = params.id.length <= MAX_ID_LENGTH ? await queue.status(params.id) : undefined;
         if (!job) throw new ProblemError('not-found', 'No submission with this id.');
         return job;
       },

@@ -16,7 +16,7 @@ import { createMetrics } from '../../src/metrics';
 import { JobQueue } from '../../src/queue/engine';
 import { createSimulatedPipeline } from '../../src/queue/pipeline';
 import type { JobStore } from '../../src/queue/store';
-import { createMemoryStore } from '../../src/queue/stores/memory';
+import { openMemoryStore } from '../../src/queue/stores/memory';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
 
 const RECORD = { name: 'Ravi', age: 32, city: 'Delhi' };
@@ -26,16 +26,16 @@ const dirs: string[] = [];
 
 type Driver = 'sqlite-normal' | 'sqlite-full' | 'memory';
 
-function openStore(driver: Driver): JobStore {
-  if (driver === 'memory') return createMemoryStore();
+function openStore(driver: Driver): Promise<JobStore> {
+  if (driver === 'memory') return openMemoryStore();
   const dir = mkdtempSync(join(tmpdir(), 'pipewatch-bench-'));
   dirs.push(dir);
   return openSqliteStore({ dataDir: dir, synchronous: driver === 'sqlite-full' ? 'FULL' : 'NORMAL' });
 }
 
-function makeQueue(driver: Driver, concurrency = 8, failureRate = 0) {
-  return new JobQueue(
-    openStore(driver),
+async function makeQueue(driver: Driver, concurrency = 8, failureRate = 0) {
+  return JobQueue.open(
+    await openStore(driver),
     {
       concurrency,
       maxAttempts: 5,
@@ -53,7 +53,7 @@ function makeQueue(driver: Driver, concurrency = 8, failureRate = 0) {
 
 /** `total` enqueues in bursts of `burst` concurrent ones (burst 1 = each awaited alone: one transaction each). */
 async function enqueueRate(driver: Driver, total: number, burst: number): Promise<number> {
-  const queue = makeQueue(driver);
+  const queue = await makeQueue(driver);
   const started = performance.now();
   if (burst === 1) {
     for (let i = 0; i < total; i++) await queue.enqueue(RECORD);
@@ -66,13 +66,13 @@ async function enqueueRate(driver: Driver, total: number, burst: number): Promis
   }
   const seconds = (performance.now() - started) / 1000;
   await queue.stop(0);
-  queue.close();
+  await queue.close();
   return total / seconds;
 }
 
 /** Fills a backlog, then times the workers draining it. */
 async function workerRate(driver: Driver, total: number, concurrency: number, failureRate = 0): Promise<number> {
-  const queue = makeQueue(driver, concurrency, failureRate);
+  const queue = await makeQueue(driver, concurrency, failureRate);
   const burst: Promise<string>[] = new Array(1000);
   for (let done = 0; done < total; done += 1000) {
     for (let i = 0; i < 1000; i++) burst[i] = queue.enqueue(RECORD);
@@ -87,7 +87,7 @@ async function workerRate(driver: Driver, total: number, concurrency: number, fa
   }
   const seconds = (performance.now() - started) / 1000;
   await queue.stop(0);
-  queue.close();
+  await queue.close();
   return total / seconds;
 }
 
@@ -101,7 +101,7 @@ async function best(label: string, run: () => Promise<number>): Promise<number> 
 async function rssWithBacklog(backlog: number): Promise<{ before: number; after: number }> {
   Bun.gc(true);
   const before = process.memoryUsage().rss;
-  const queue = makeQueue('sqlite-normal');
+  const queue = await makeQueue('sqlite-normal');
   const burst: Promise<string>[] = new Array(1000);
   for (let done = 0; done < backlog; done += 1000) {
     for (let i = 0; i < 1000; i++) burst[i] = queue.enqueue(RECORD);
@@ -110,7 +110,7 @@ async function rssWithBacklog(backlog: number): Promise<{ before: number; after:
   Bun.gc(true);
   const after = process.memoryUsage().rss;
   await queue.stop(0);
-  queue.close();
+  await queue.close();
   return { before, after };
 }
 

@@ -3,7 +3,7 @@ import { createApp, type AppDeps } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { createMetrics, type Metrics } from '../../src/metrics';
-import { createQueue } from '../../src/queue';
+import { createQueue, type Queue } from '../../src/queue';
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -32,7 +32,7 @@ export function buildTestApp(overrides: Partial<AppDeps> = {}, env: Record<strin
   });
   const log = createLogger('info', sink);
   const metrics = createMetrics({ version: 'test', commit: 'test' });
-  const queue = createQueue(config, { metrics, log });
+  const queue = openedLater(createQueue(config, { metrics, log }));
   queue.start();
   const state = { ready: true, draining: false };
   const app = createApp({
@@ -53,8 +53,26 @@ export function buildTestApp(overrides: Partial<AppDeps> = {}, env: Record<strin
     request: (path, init) => app.handle(new Request(`http://localhost${path}`, init)),
     close: async () => {
       await queue.stop(1000);
-      queue.close();
+      await queue.close();
     },
+  };
+}
+
+/**
+ * The real queue, usable at once although it opens asynchronously: every call waits for it to be
+ * open (a memory store opens within a tick), so buildTestApp stays synchronous for its callers.
+ */
+function openedLater(opening: Promise<Queue>): Queue {
+  let opened: Queue | undefined;
+  void opening.then((queue) => (opened = queue));
+  return {
+    enqueue: async (record, options) => (await opening).enqueue(record, options),
+    status: async (id) => (await opening).status(id),
+    stats: () =>
+      opened?.stats() ?? { depth: { queued: 0, processing: 0, succeeded: 0, failed: 0 }, oldestUnfinishedAgeSeconds: 0, capacity: 0, queueId: '', leader: true },
+    start: () => void opening.then((queue) => queue.start()),
+    stop: async (graceMs) => (await opening).stop(graceMs),
+    close: async () => (await opening).close(),
   };
 }
 

@@ -1,10 +1,23 @@
-import { toJobStatus, type StoredJob, type ClaimedJob, type JobStore, type PruneResult, type RecoveryResult, type Settle } from '../store';
-import type { JobState, JobStatus, Submission } from '../types';
+import {
+  toJobStatus,
+  type ClaimedJob,
+  type CommitRequest,
+  type CommitResult,
+  type JobStore,
+  type PruneRequest,
+  type PruneResult,
+  type RecoverRequest,
+  type RecoveryResult,
+  type Settle,
+  type StoreStats,
+  type StoredJob,
+} from '../store';
+import type { JobStatus, Submission } from '../types';
 
-/** `runAt` means: queued, when it may run; processing, when its lease ends. */
 interface MemoryJob extends StoredJob {
   seq: number;
   record: Submission;
+  trace: string | null;
 }
 
 /**
@@ -12,81 +25,89 @@ interface MemoryJob extends StoredJob {
  * in this process's memory. Everything in it is lost when the process stops.
  * Memory is bounded like the file: QUEUE_CAPACITY caps unfinished jobs, retention finished ones.
  */
-export function createMemoryStore(): JobStore {
+export async function openMemoryStore(): Promise<JobStore> {
   return new MemoryStore();
 }
 
 class MemoryStore implements JobStore {
+  readonly ownership = 'single' as const;
   readonly durability = 'nothing' as const;
+  /** Random per process: a memory queue lives and dies with it. */
+  readonly queueId = crypto.randomUUID();
   private seq = 0;
   private readonly byId = new Map<string, MemoryJob>();
   /** Unfinished jobs in enqueue order (a Map keeps insertion order): its first entry is the oldest. */
   private readonly unfinished = new Map<number, MemoryJob>();
-  private readonly due = new DueHeap();
+  private due = new DueHeap();
   /** Finished jobs in the order they finished, for retention; `finishedHead` is the oldest kept. */
   private finished: MemoryJob[] = [];
   private finishedHead = 0;
 
-  transaction<T>(fn: () => T): T {
-    return fn();
-  }
-
-  insert(ids: readonly string[], records: readonly Submission[], now: number): void {
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      const job: MemoryJob = { seq: ++this.seq, id, record: records[i]!, state: 'queued', attempts: 0, createdAt: now, updatedAt: now, runAt: now, finishedAt: null, lastError: null };
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    const { now } = request;
+    for (const { id, record, trace } of request.enqueue) {
+      const job: MemoryJob = { seq: ++this.seq, id, record, trace, state: 'queued', attempts: 0, createdAt: now, updatedAt: now, runAt: now, finishedAt: null, lastError: null };
       this.byId.set(id, job);
       this.unfinished.set(job.seq, job);
       this.due.push(job);
     }
-  }
-
-  claim(now: number, leaseUntil: number, limit: number): ClaimedJob[] {
+    const applied = request.settles.map((s) => this.settle(s));
+    const renewed = request.renew.map(({ seq, attempts }) => {
+      const job = this.leased(seq, attempts);
+      if (job) job.runAt = request.leaseUntil;
+      return job !== undefined;
+    });
     const claimed: ClaimedJob[] = [];
-    while (claimed.length < limit) {
+    while (claimed.length < request.claim) {
       const job = this.due.peek();
       if (!job || job.runAt > now) break;
       this.due.pop();
       const availableAt = job.runAt;
       job.state = 'processing';
       job.attempts++;
-      job.runAt = leaseUntil;
+      job.runAt = request.leaseUntil;
       job.updatedAt = now;
-      claimed.push({ seq: job.seq, id: job.id, record: job.record, attempts: job.attempts, availableAt });
+      claimed.push({ seq: job.seq, id: job.id, record: job.record, trace: job.trace, attempts: job.attempts, availableAt });
     }
-    return claimed;
+    return { applied, renewed, claimed, nextRunAt: this.due.peek()?.runAt ?? null };
   }
 
-  settle(s: Settle): boolean {
-    const job = this.unfinished.get(s.seq);
-    if (!job || job.state !== 'processing' || job.attempts !== s.attempts) return false;
-    job.updatedAt = s.now;
-    switch (s.kind) {
-      case 'succeeded':
-        this.finish(job, 'succeeded', s.now);
-        break;
-      case 'failed':
-        job.lastError = s.reason;
-        this.finish(job, 'failed', s.now);
-        break;
-      case 'retry':
-        job.lastError = s.reason;
-        this.requeue(job, s.runAt);
-        break;
-      case 'release':
-        job.attempts--;
-        this.requeue(job, s.now);
-        break;
+  async recover(request: RecoverRequest): Promise<RecoveryResult> {
+    const result: RecoveryResult = { requeued: 0, deadLettered: [] };
+    for (const job of [...this.unfinished.values()]) {
+      if (result.requeued + result.deadLettered.length >= request.limit) break;
+      if (job.state !== 'processing' || job.runAt > request.leaseEndedBy) continue;
+      job.lastError = request.reason;
+      job.updatedAt = request.now;
+      if (job.attempts >= request.maxAttempts) {
+        this.finish(job, 'failed', request.now);
+        result.deadLettered.push(job.id);
+      } else {
+        this.requeue(job, request.now);
+        result.requeued++;
+      }
     }
-    return true;
+    return result;
   }
 
-  recoverInterrupted(): RecoveryResult {
-    // A new process starts with an empty memory store: nothing can have been interrupted.
-    return { requeued: 0, failed: 0 };
+  async clampDue({ latest, now }: { latest: number; now: number }): Promise<number> {
+    let moved = 0;
+    for (const job of this.unfinished.values()) {
+      if (job.state === 'queued' && job.runAt > latest) {
+        job.runAt = now;
+        moved++;
+      }
+    }
+    if (moved > 0) {
+      // Keys changed under the heap: rebuild it (rare: only after a clock step).
+      const heap = new DueHeap();
+      for (const job of this.unfinished.values()) if (job.state === 'queued') heap.push(job);
+      this.due = heap;
+    }
+    return moved;
   }
 
-  prune(finishedBefore: number, excess: number, limit: number): PruneResult {
+  async prune({ excess, finishedBefore, limit }: PruneRequest): Promise<PruneResult> {
     const result = { succeeded: 0, failed: 0 };
     let removed = 0;
     while (removed < limit && this.finishedHead < this.finished.length) {
@@ -106,30 +127,56 @@ class MemoryStore implements JobStore {
     return result;
   }
 
-  countByState(): Record<JobState, number> {
-    const counts = { queued: 0, processing: 0, succeeded: 0, failed: 0 };
-    for (const job of this.byId.values()) counts[job.state]++;
-    return counts;
+  async stats(): Promise<StoreStats> {
+    const depth = { queued: 0, processing: 0, succeeded: 0, failed: 0 };
+    for (const job of this.byId.values()) depth[job.state]++;
+    return { depth, oldestUnfinishedCreatedAt: await this.oldestUnfinishedCreatedAt(), nextRunAt: this.due.peek()?.runAt ?? null, leader: true };
   }
 
-  nextRunAt(): number | null {
-    return this.due.peek()?.runAt ?? null;
-  }
-
-  oldestUnfinishedCreatedAt(): number | null {
+  async oldestUnfinishedCreatedAt(): Promise<number | null> {
     for (const job of this.unfinished.values()) return job.createdAt;
     return null;
   }
 
-  status(id: string): JobStatus | undefined {
+  async status(id: string): Promise<JobStatus | undefined> {
     const job = this.byId.get(id);
     return job ? toJobStatus(job) : undefined;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.byId.clear();
     this.unfinished.clear();
     this.finished = [];
+    this.due = new DueHeap();
+  }
+
+  private leased(seq: number, attempts: number): MemoryJob | undefined {
+    const job = this.unfinished.get(seq);
+    return job && job.state === 'processing' && job.attempts === attempts ? job : undefined;
+  }
+
+  private settle(s: Settle): boolean {
+    const job = this.leased(s.seq, s.attempts);
+    if (!job) return false;
+    job.updatedAt = s.now;
+    switch (s.kind) {
+      case 'succeeded':
+        this.finish(job, 'succeeded', s.now);
+        break;
+      case 'failed':
+        job.lastError = s.reason;
+        this.finish(job, 'failed', s.now);
+        break;
+      case 'retry':
+        job.lastError = s.reason;
+        this.requeue(job, s.runAt);
+        break;
+      case 'release':
+        job.attempts--;
+        this.requeue(job, s.now);
+        break;
+    }
+    return true;
   }
 
   private requeue(job: MemoryJob, runAt: number): void {
