@@ -18,7 +18,7 @@ async function main() {
   const tracing = createTracing(tracingConfig);
   const log = createLogger(config.LOG_LEVEL, undefined, tracing && traceLogMixin(tracing.contexts));
   const metrics = createMetrics(buildInfo);
-  const queue = await createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log, tracing });
 
   // Ready once the queue runs and until shutdown begins.
   let started = false;
