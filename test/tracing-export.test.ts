@@ -66,6 +66,31 @@ describe('a real process exporting OTLP over HTTP', () => {
     }, 30_000);
   }
 
+  test('a job that fails: its retry and its dead-letter arrive as CONSUMER spans of the request trace', async () => {
+    service = await startService({ env: tracingEnv('http/protobuf', { FAILURE_RATE: '1', MAX_ATTEMPTS: '2', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20' }) });
+    const res = await fetch(`${service.url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }) });
+    const { id } = (await res.json()) as { id: string };
+    const traceId = res.headers.get('x-trace-id')!;
+    const attemptsOf = (s: typeof receiver.spans) => s.filter((x) => x.kind === SPAN_KIND.consumer && x.attributes['messaging.message.id'] === id);
+    const spans = await receiver.waitFor((s) => attemptsOf(s).length === 2);
+    const producer = spans.find((x) => x.kind === SPAN_KIND.producer && x.traceId === traceId)!;
+    const attempts = attemptsOf(spans).sort((a, b) => Number(a.attributes['pipewatch.job.attempt']) - Number(b.attributes['pipewatch.job.attempt']));
+    expect(attempts.map((a) => [a.traceId, a.parentSpanId, a.status.code, a.status.message, a.events.map((e) => e.name)])).toEqual([
+      [traceId, producer.spanId, 2, 'processing_failed', ['retry scheduled']],
+      [traceId, producer.spanId, 2, 'processing_failed', ['dead-lettered']],
+    ]);
+    // The dead-letter log line leads to the same trace.
+    const deadLine = async () => {
+      for (let i = 0; i < 200; i++) {
+        const line = service!.logs().find((l) => l.msg === 'job dead-lettered' && l.job_id === id);
+        if (line) return line;
+        await Bun.sleep(50); // log lines are written in batches (at least every 200 ms)
+      }
+    };
+    expect(await deadLine()).toMatchObject({ trace_id: traceId, span_id: attempts[1]!.spanId });
+    noPersonalData(receiver);
+  }, 30_000);
+
   test('an export the receiver refuses with 503 is retried by the exporter', async () => {
     service = await startService({ env: tracingEnv('http/protobuf') });
     const attempts = receiver.bodies.length;
