@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import { docsPlugin } from './http/docs';
-import { errorsPlugin, routeTable, type RouteTable } from './http/errors';
+import { errorsPlugin } from './http/errors';
 import { healthPlugin, type Readiness } from './http/health';
 import { metricsEndpointPlugin } from './http/metrics-endpoint';
 import { observabilityPlugin } from './http/observability';
@@ -26,25 +26,18 @@ export interface AppDeps {
 
 /** The whole HTTP surface, composed from one plugin per concern. No ports, no globals. */
 export function createApp(deps: AppDeps) {
-  let routes: RouteTable = [];
   const app = new Elysia({ normalize: false })
     .use(deps.tracing ? tracingPlugin(deps.tracing) : new Elysia({ name: 'pipewatch/tracing-off' }))
-    .use(errorsPlugin({ log: deps.log, routes: () => routes }))
+    .use(errorsPlugin({ log: deps.log }))
     .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, tracing: deps.tracing }))
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));
   if (deps.serveMetrics) app.use(metricsEndpointPlugin(deps.metrics, { openMetrics: deps.tracing !== undefined }));
-  routes = routeTable(app.routes);
   return app;
 }
 
 /** The app for a separate, private metrics port: /metrics and nothing else. */
 export function createMetricsApp(deps: Pick<AppDeps, 'metrics' | 'log' | 'tracing'>) {
-  let routes: RouteTable = [];
-  const app = new Elysia().use(errorsPlugin({ log: deps.log, routes: () => routes })).use(metricsEndpointPlugin(deps.metrics, { openMetrics: deps.tracing !== undefined }));
-  routes = routeTable(app.routes);
-  return app;
+  return new Elysia().use(errorsPlugin({ log: deps.log })).use(metricsEndpointPlugin(deps.metrics, { openMetrics: deps.tracing !== undefined }));
 }
-
-export type App = ReturnType<typeof createApp>;

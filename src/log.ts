@@ -57,7 +57,7 @@ class LineBatcher implements pino.DestinationStream {
 }
 
 /** Fields of the one access-log line per request. Callers pass bounded, JSON-safe values (see below). */
-export interface AccessLine {
+interface AccessLine {
   method: string;
   route: string;
   status: number;

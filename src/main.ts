@@ -23,7 +23,7 @@ async function main() {
   // Ready once the queue runs and until shutdown begins.
   let started = false;
   let draining = false;
-  const separateMetrics = config.METRICS_PORT !== undefined;
+  const metricsPort = config.METRICS_PORT;
   const app = createApp({
     queue,
     metrics,
@@ -31,13 +31,12 @@ async function main() {
     readiness: { ready: () => started && !draining, draining: () => draining },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
-    serveMetrics: !separateMetrics,
+    serveMetrics: metricsPort === undefined,
     tracing,
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-  const metricsServer = separateMetrics
-    ? listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT!, bodyLimitBytes: 1024 })
-    : undefined;
+  const metricsServer =
+    metricsPort === undefined ? undefined : listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
 
   const shutdown = async (signal: string) => {
     if (draining) return;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'bun';
-import type { Elysia } from 'elysia';
+import type { AnyElysia } from 'elysia';
 
 /**
  * Listens without SO_REUSEPORT: a second process on the same port must fail loudly, not
@@ -8,7 +8,7 @@ import type { Elysia } from 'elysia';
  * which answers 413 as JSON.
  */
 export function listen(
-  app: Elysia<any, any, any, any, any, any, any>,
+  app: AnyElysia,
   options: { hostname: string; port: number; bodyLimitBytes: number; idleTimeoutSeconds?: number },
 ): Server<undefined> {
   const { idleTimeoutSeconds = 30 } = options;

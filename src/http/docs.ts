@@ -2,6 +2,7 @@ import { openapi } from '@elysiajs/openapi';
 import { Elysia } from 'elysia';
 import { installLeanFormats } from './formats';
 import { ProblemError } from './problem';
+import { seedOf } from './seed';
 // Swagger UI is embedded into the compiled binary (air-gapped networks reach no CDN).
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' };
 import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
@@ -31,7 +32,7 @@ const SWAGGER_UI_PASSTHROUGH: object = {
 
 /** OpenAPI document at /docs/json and Swagger UI at /docs, every byte served by this process. */
 export function docsPlugin(info: { version: string }) {
-  return new Elysia({ name: 'pipewatch/docs' })
+  return new Elysia({ name: 'pipewatch/docs', seed: seedOf(info.version) })
     .use(
       openapi({
         path: '/docs',

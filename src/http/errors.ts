@@ -1,11 +1,11 @@
-import { Elysia, ValidationError } from 'elysia';
+import { ValidationError, type AnyElysia } from 'elysia';
 import type { Logger } from '../log';
 import { PROBLEM_CONTENT_TYPE, ProblemError, invalidFieldsDetail, problem, type FieldError, type Problem } from './problem';
 
 /** Every route template with the methods it answers, so an unmatched request can tell 404 from 405. */
-export type RouteTable = Array<{ method: string; pattern: RegExp }>;
+type RouteTable = Array<{ method: string; pattern: RegExp }>;
 
-export function routeTable(routes: Array<{ method: string; path: string }>): RouteTable {
+function routeTable(routes: ReadonlyArray<{ method: string; path: string }>): RouteTable {
   return routes.map(({ method, path }) => ({
     method: method.toUpperCase(),
     pattern: new RegExp(`^${path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+').replace(/\*$/, '.*')}/?$`),
@@ -16,45 +16,51 @@ export function routeTable(routes: Array<{ method: string; path: string }>): Rou
  * Turns every failure into one `application/problem+json` answer. Elysia's own validation
  * error echoes the submitted body (`found`, `errors[].value`); this replaces it with field
  * names and rules only.
+ *
+ * A functional plugin: it is handed the app it is used on, and reads that app's routes on the
+ * first unmatched request (every route is declared by then), as Hono's methodNotAllowed does,
+ * so the app need not pass its own route list back in.
  */
-export function errorsPlugin(options: { log: Logger; routes: () => RouteTable }) {
-  return new Elysia({ name: 'pipewatch/errors' }).onError({ as: 'global' }, ({ code, error, set, request, path, route }) => {
-    let body: Problem;
-    // Elysia wraps whatever a body parser throws in its own ParseError.
-    const thrown = code === 'PARSE' && (error as Error).cause instanceof ProblemError ? (error as Error).cause : error;
-    if (thrown instanceof ProblemError) {
-      body = problem(thrown.kind, thrown.message, thrown.errors);
-      Object.assign(set.headers, thrown.headers);
-    } else if (code === 'VALIDATION' && (error as ValidationError).type === 'response') {
-      // Our own answer broke its schema: a server bug, not the client's. The error's message
-      // embeds the value, so only its kind is logged.
-      options.log.error({ code: 'RESPONSE_VALIDATION', route }, 'response failed its schema');
-      body = problem('internal', 'The service failed to handle this request; it has been logged.');
-    } else if (code === 'VALIDATION') {
-      body = validationProblem(error as ValidationError);
-    } else if (code === 'PARSE') {
-      body = problem('malformed-json', 'The request body could not be parsed as JSON.');
-    } else if (code === 'NOT_FOUND') {
-      const allowed = options
-        .routes()
-        .filter((route) => route.pattern.test(path))
-        .map((route) => route.method);
-      if (allowed.length > 0 && !allowed.includes(request.method)) {
-        body = problem('method-not-allowed', `This resource does not support ${safeMethod(request.method)}.`);
-        // Bun answers HEAD for every GET route.
-        if (allowed.includes('GET')) allowed.push('HEAD');
-        set.headers.allow = [...new Set(allowed)].join(', ');
+export function errorsPlugin(options: { log: Logger }) {
+  const { log } = options;
+  return (app: AnyElysia) => {
+    let routes: RouteTable | undefined;
+    const allowedMethods = (path: string) => (routes ??= routeTable(app.routes)).filter((route) => route.pattern.test(path)).map((route) => route.method);
+    return app.onError({ as: 'global' }, ({ code, error, set, request, path, route }) => {
+      let body: Problem;
+      // Elysia wraps whatever a body parser throws in its own ParseError.
+      const thrown = code === 'PARSE' && (error as Error).cause instanceof ProblemError ? (error as Error).cause : error;
+      if (thrown instanceof ProblemError) {
+        body = problem(thrown.kind, thrown.message, thrown.errors);
+        Object.assign(set.headers, thrown.headers);
+      } else if (code === 'VALIDATION' && (error as ValidationError).type === 'response') {
+        // Our own answer broke its schema: a server bug, not the client's. The error's message
+        // embeds the value, so only its kind is logged.
+        log.error({ code: 'RESPONSE_VALIDATION', route }, 'response failed its schema');
+        body = problem('internal', 'The service failed to handle this request; it has been logged.');
+      } else if (code === 'VALIDATION') {
+        body = validationProblem(error as ValidationError);
+      } else if (code === 'PARSE') {
+        body = problem('malformed-json', 'The request body could not be parsed as JSON.');
+      } else if (code === 'NOT_FOUND') {
+        const allowed = allowedMethods(path);
+        if (allowed.length > 0 && !allowed.includes(request.method)) {
+          body = problem('method-not-allowed', `This resource does not support ${safeMethod(request.method)}.`);
+          // Bun answers HEAD for every GET route.
+          if (allowed.includes('GET')) allowed.push('HEAD');
+          set.headers.allow = [...new Set(allowed)].join(', ');
+        } else {
+          body = problem('not-found', 'No resource at this path.');
+        }
       } else {
-        body = problem('not-found', 'No resource at this path.');
+        log.error({ err: describeError(error), code: String(code) }, 'unhandled error');
+        body = problem('internal', 'The service failed to handle this request; it has been logged.');
       }
-    } else {
-      options.log.error({ err: describeError(error), code: String(code) }, 'unhandled error');
-      body = problem('internal', 'The service failed to handle this request; it has been logged.');
-    }
-    set.status = body.status;
-    set.headers['content-type'] = PROBLEM_CONTENT_TYPE;
-    return JSON.stringify(body);
-  });
+      set.status = body.status;
+      set.headers['content-type'] = PROBLEM_CONTENT_TYPE;
+      return JSON.stringify(body);
+    });
+  };
 }
 
 function validationProblem(error: ValidationError): Problem {

@@ -1,4 +1,5 @@
 import { Elysia, t } from 'elysia';
+import { seedOf } from './seed';
 
 export interface Readiness {
   /** False while starting and once draining: load balancers should stop sending traffic. */
@@ -11,7 +12,7 @@ const Health = t.Object({ status: t.String({ examples: ['ok'] }) });
 
 export function healthPlugin(readiness: Readiness) {
   const draining = readiness.draining ?? (() => false);
-  return new Elysia({ name: 'pipewatch/health' })
+  return new Elysia({ name: 'pipewatch/health', seed: seedOf(readiness) })
     .onRequest(({ set }) => {
       // Without this, a client's idle keep-alive connection is cut when the listener closes,
       // racing any request it is about to send.

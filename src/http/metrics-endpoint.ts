@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import { renderMetrics, type Metrics } from '../metrics';
 import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, renderOpenMetrics } from '../tracing/openmetrics';
+import { seedOf } from './seed';
 
 /**
  * `GET /metrics` at that exact path (collectors such as Google's do not follow redirects).
@@ -8,7 +9,7 @@ import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, renderOpenMetrics } from 
  * everyone else gets the text format, always.
  */
 export function metricsEndpointPlugin(metrics: Metrics, { openMetrics = false }: { openMetrics?: boolean } = {}) {
-  return new Elysia({ name: 'pipewatch/metrics-endpoint' }).get(
+  return new Elysia({ name: 'pipewatch/metrics-endpoint', seed: seedOf(metrics, openMetrics) }).get(
     '/metrics',
     async ({ set, request }) => {
       if (openMetrics && prefersOpenMetrics(request.headers.get('accept'))) {

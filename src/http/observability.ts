@@ -1,5 +1,6 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
+import { seedOf } from './seed';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
 import { finishRequestSpan } from '../tracing/http';
 import type { Tracing } from '../tracing/provider';
@@ -22,7 +23,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger; tr
   const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
-  return new Elysia({ name: 'pipewatch/observability' })
+  return new Elysia({ name: 'pipewatch/observability', seed: seedOf(metrics, log) })
     .onRequest(({ request, set }) => {
       started.set(request, performance.now());
       metrics.httpInFlight.inc();
@@ -59,7 +60,7 @@ function finalStatus(value: unknown, status: number | string | undefined): numbe
 }
 
 /** Status label of an answer Bun will not send: the connection is already closed. */
-export const CLOSED_BEFORE_ANSWER = 499;
+const CLOSED_BEFORE_ANSWER = 499;
 
 /**
  * The connection closed before the answer was ready, so it is never sent. Recorded as 499

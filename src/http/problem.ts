@@ -1,26 +1,32 @@
+import { t, type Static } from 'elysia';
+
 /**
  * One error shape for every error the service answers: RFC 9457 problem details.
  * `detail` and `errors` name fields and rules only; submitted values are personal data and never echoed.
  */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-export interface FieldError {
-  /** JSON Pointer to the offending field, e.g. `/age`; `` for the body itself. */
-  field: string;
-  /** The rule the field broke, in words. */
-  rule: string;
-}
+const FieldErrorSchema = t.Object({
+  field: t.String({ description: 'JSON Pointer to the offending field, e.g. `/age`; empty for the body itself.', examples: ['/age'] }),
+  rule: t.String({ description: 'The rule the field broke, in words.', examples: ['must be an integer from 0 to 130'] }),
+});
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: FieldError[];
-}
+export const ProblemSchema = t.Object(
+  {
+    type: t.String({ examples: ['urn:pipewatch:problem:validation'] }),
+    title: t.String({ examples: ['Request body is invalid'] }),
+    status: t.Integer({ examples: [422] }),
+    detail: t.String({ examples: ['Invalid field(s): /age.'] }),
+    errors: t.Optional(t.Array(FieldErrorSchema)),
+  },
+  { description: 'RFC 9457 problem details (application/problem+json). Names fields and rules, never submitted values.' },
+);
+
+export type FieldError = Static<typeof FieldErrorSchema>;
+export type Problem = Static<typeof ProblemSchema>;
 
 /** Problem types pipewatch answers with; the slug is stable, clients may branch on it. */
-export const PROBLEM_TYPES = {
+const PROBLEM_TYPES = {
   validation: { status: 422, title: 'Request body is invalid' },
   'malformed-json': { status: 400, title: 'Request body is not valid JSON' },
   'request-timeout': { status: 408, title: 'Request body not received in time' },
@@ -33,7 +39,7 @@ export const PROBLEM_TYPES = {
   internal: { status: 500, title: 'Internal error' },
 } as const;
 
-export type ProblemKind = keyof typeof PROBLEM_TYPES;
+type ProblemKind = keyof typeof PROBLEM_TYPES;
 
 export function problem(kind: ProblemKind, detail: string, errors?: FieldError[]): Problem {
   const { status, title } = PROBLEM_TYPES[kind];
@@ -59,11 +65,4 @@ export function invalidFields(errors: FieldError[]): ProblemError {
 
 export function invalidFieldsDetail(errors: FieldError[]): string {
   return `Invalid field(s): ${[...new Set(errors.map((e) => e.field || '(body)'))].join(', ')}.`;
-}
-
-export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
-  });
 }

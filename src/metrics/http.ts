@@ -10,12 +10,21 @@ export const UNMATCHED_ROUTE = '__unmatched__';
 /** RED for every route (`route` is the route template, never the raw path), and the seed's request counter. */
 export function httpMetrics(registry: Registry) {
   let inFlight = 0;
+  let received = 0;
   return {
-    submissionsReceived: new Counter({
-      name: 'app_requests_total',
-      help: 'Submissions received on POST /submit_data, valid or not (the seed\'s request counter). Compare with http_requests_total{route="/submit_data"} to see rejections.',
-      registers: [registry],
-    }),
+    /** Counted on every submission before any check: a plain number, read at scrape time. */
+    submissionsReceived: {
+      inc: () => void received++,
+      counter: new Counter({
+        name: 'app_requests_total',
+        help: 'Submissions received on POST /submit_data, valid or not (the seed\'s request counter). Compare with http_requests_total{route="/submit_data"} to see rejections.',
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(received);
+        },
+      }),
+    },
     /** http_requests_total and http_request_duration_seconds, by method, route and status. */
     httpRed: new RedMetrics(
       registry,

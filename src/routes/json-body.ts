@@ -6,7 +6,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * Deeper JSON is refused before parsing: a record is flat, and some libraries on the error path
  * (validation messages, serialisers) recurse and overflow the stack at a few thousand levels.
  */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 /** Keys that probe for prototype pollution. JSON.parse makes them own properties, which schema checks may skip. */
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
 

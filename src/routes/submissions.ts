@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Elysia, t } from 'elysia';
-import { ProblemError, invalidFields } from '../http/problem';
+import { ProblemError, ProblemSchema, invalidFields } from '../http/problem';
+import { seedOf } from '../http/seed';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
@@ -39,24 +40,13 @@ const SubmissionStatus = t.Object({
   lastError: t.Union([t.String(), t.Null()], { description: 'A fixed reason code for the last failed attempt; never record data.' }),
 });
 
-export const ProblemSchema = t.Object(
-  {
-    type: t.String({ examples: ['urn:pipewatch:problem:validation'] }),
-    title: t.String({ examples: ['Request body is invalid'] }),
-    status: t.Integer({ examples: [422] }),
-    detail: t.String({ examples: ['Invalid field(s): /age.'] }),
-    errors: t.Optional(t.Array(t.Object({ field: t.String({ examples: ['/age'] }), rule: t.String({ examples: ['must be an integer from 0 to 130'] }) }))),
-  },
-  { description: 'RFC 9457 problem details (application/problem+json). Names fields and rules, never submitted values.' },
-);
-
 /** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
 const MAX_ID_LENGTH = 64;
 
 export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: Logger; bodyLimitBytes: number }) {
   const { queue, metrics, log, bodyLimitBytes } = deps;
   const submissionsReceived = metrics.submissionsReceived;
-  return new Elysia({ name: 'pipewatch/submissions' })
+  return new Elysia({ name: 'pipewatch/submissions', seed: seedOf(queue, metrics, log, bodyLimitBytes) })
     .post(
       '/submit_data',
       async ({ body, set, request }) => {

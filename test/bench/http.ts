@@ -1,11 +1,17 @@
 /**
  * Benchmark (not a test): POST /submit_data on the full service (validation, metrics, access log,
- * durable SQLite enqueue) next to a bare Bun.serve JSON handler, measured in the same run.
- * Server pinned to core 0, wrk on core 1, 50 connections. Prints a markdown table.
+ * durable enqueue) next to a bare Bun.serve JSON handler, measured in the same run.
+ * Server pinned to core 0, wrk on core 1, 50 connections. Prints a markdown table with, per
+ * target, throughput and latency, the RSS after the run, the peak size of the SQLite WAL during
+ * it, and the /metrics render time with every series present.
  *
  *   bun run bench:http [seconds per round=10] [rounds=3]
+ *
+ * Optional rows (skipped, and said so, when not set up):
+ *   PIPEWATCH_BENCH_BEFORE=/path/to/other/checkout   the same targets' sqlite row from another build, for before/after in one run
+ *   PIPEWATCH_BENCH_DATABASE_URL=postgres://…        the Postgres driver against that database
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -29,33 +35,52 @@ interface Target {
   name: string;
   command: string[];
   env: Record<string, string>;
+  /** Why this row is not measured in this run, if it is not. */
+  skip?: string;
 }
+const main = (root: string) => [process.execPath, join(root, 'src/main.ts')];
+// Capacity high enough that a long run measures acceptance, not 503 backpressure.
+const LOAD = { LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' };
+const BEFORE = process.env.PIPEWATCH_BENCH_BEFORE;
+const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL;
 const targets: Target[] = [
   { name: 'bare `Bun.serve` JSON handler', command: [process.execPath, join(ROOT, 'test/bench/bare-server.ts')], env: {} },
+  { name: 'pipewatch `POST /submit_data` (sqlite, default config)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD } },
+  // Where the time goes: the same service without durability.
+  { name: 'pipewatch, memory queue (not durable)', command: main(ROOT), env: { QUEUE_DRIVER: 'memory', ...LOAD } },
+  // The Postgres driver (issue 10): its database is the caller's, given by URL.
   {
-    name: 'pipewatch `POST /submit_data` (sqlite)',
-    command: [process.execPath, join(ROOT, 'src/main.ts')],
-    // Capacity high enough that a long run measures acceptance, not 503 backpressure.
-    env: { QUEUE_DRIVER: 'sqlite', LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' },
-  },
-  // Where the time goes: the same service without durability, and without the access log.
-  {
-    name: 'pipewatch, memory queue (not durable)',
-    command: [process.execPath, join(ROOT, 'src/main.ts')],
-    env: { QUEUE_DRIVER: 'memory', LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' },
+    name: 'pipewatch, postgres queue',
+    command: main(ROOT),
+    env: { QUEUE_DRIVER: 'postgres', DATABASE_URL: DATABASE_URL ?? '', ...LOAD },
+    skip: DATABASE_URL ? undefined : 'set PIPEWATCH_BENCH_DATABASE_URL',
   },
   {
-    name: 'pipewatch (sqlite), no access log (LOG_LEVEL=warn)',
-    command: [process.execPath, join(ROOT, 'src/main.ts')],
-    env: { QUEUE_DRIVER: 'sqlite', LOG_LEVEL: 'warn', QUEUE_CAPACITY: '100000000' },
+    name: `before: ${BEFORE ? describeCheckout(BEFORE) : 'another build'} (sqlite)`,
+    command: main(BEFORE ?? ROOT),
+    env: { QUEUE_DRIVER: 'sqlite', ...LOAD },
+    skip: BEFORE ? undefined : 'set PIPEWATCH_BENCH_BEFORE',
   },
 ];
+
+function describeCheckout(dir: string): string {
+  const commit = Bun.spawnSync(['git', '-C', dir, 'rev-parse', '--short', 'HEAD']).stdout.toString().trim();
+  return commit || dir;
+}
 
 interface Result {
   rps: number;
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU time (user + system) per request in the measured round: less sensitive to a loaded machine than req/s. */
+  cpuUs: number;
+  /** After the measured round, before stopping. */
+  rssMiB: number;
+  /** Largest size of queue.sqlite-wal seen during the measured round (0: no WAL). */
+  walPeakMiB: number;
+  /** Server-side /metrics render time (pipewatch_metrics_scrape_duration_seconds), median of 5, every series present. */
+  renderMs: number | undefined;
 }
 
 /** A free loopback port (LOG_LEVEL=warn hides the log line that would tell it). */
@@ -69,7 +94,7 @@ function freePort(): number {
 async function start(target: Target, dataDir: string) {
   const port = freePort();
   const proc = Bun.spawn(['taskset', '-c', '0', ...target.command], {
-    cwd: ROOT,
+    cwd: target.command[1]?.endsWith('src/main.ts') ? resolve(target.command[1], '../..') : ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...target.env },
     // Logs go to a file, as a container runtime would take them; not to /dev/null, which is free.
     stdout: Bun.file(join(work, `${target.name.replace(/\W+/g, '-')}.log`)),
@@ -85,7 +110,7 @@ async function start(target: Target, dataDir: string) {
   return { proc, port };
 }
 
-async function wrk(port: number, seconds: number): Promise<Result> {
+async function wrk(port: number, seconds: number): Promise<Pick<Result, 'rps' | 'p50' | 'p99' | 'errors'>> {
   const proc = Bun.spawn(['taskset', '-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}/submit_data`], { stdout: 'pipe' });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
@@ -100,19 +125,92 @@ async function wrk(port: number, seconds: number): Promise<Result> {
   return { rps, p50: ms('50'), p99: ms('99'), errors: non2xx + socketErrors };
 }
 
+/** User + system CPU seconds of a process so far (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** Samples the WAL's size every 50 ms until stopped; resolves with the peak in MiB. */
+function watchWal(dataDir: string): () => number {
+  const wal = join(dataDir, 'queue.sqlite-wal');
+  let peak = 0;
+  const timer = setInterval(() => {
+    if (existsSync(wal)) peak = Math.max(peak, statSync(wal).size);
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    if (existsSync(wal)) peak = Math.max(peak, statSync(wal).size);
+    return peak / 1048576;
+  };
+}
+
+/**
+ * One request of each kind the service answers, so every RED series exists, then five scrapes;
+ * the render time is what the service's own scrape histogram recorded for them.
+ */
+async function renderTime(port: number): Promise<number | undefined> {
+  const base = `http://127.0.0.1:${port}`;
+  const first = await fetch(`${base}/metrics`);
+  if (first.status !== 200) return undefined; // the bare handler
+  await first.text();
+  const json = { 'content-type': 'application/json' };
+  const kinds: Array<[string, RequestInit?]> = [
+    ['/healthz'],
+    ['/readyz'],
+    ['/nowhere'],
+    ['/submissions/unknown'],
+    ['/docs/json'],
+    ['/healthz', { method: 'DELETE' }],
+    ['/submit_data', { method: 'POST', headers: json, body: '{' }],
+    ['/submit_data', { method: 'POST', headers: json, body: '{"name":"Ravi"}' }],
+    ['/submit_data', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }],
+    ['/submit_data', { method: 'POST', headers: json, body: 'x'.repeat(20_000) }],
+  ];
+  for (const [path, init] of kinds) await (await fetch(`${base}${path}`, init)).arrayBuffer();
+  const durations: number[] = [];
+  let last = { sum: 0, count: 0 };
+  for (let i = 0; i < 6; i++) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const now = { sum: read('pipewatch_metrics_scrape_duration_seconds_sum'), count: read('pipewatch_metrics_scrape_duration_seconds_count') };
+    // The exposition shows the scrapes before this one: the difference is the previous render.
+    if (i > 0 && now.count > last.count) durations.push(((now.sum - last.sum) / (now.count - last.count)) * 1000);
+    last = now;
+  }
+  return median(durations);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadBefore = load();
+const measured = targets.filter((t) => !t.skip);
 const results = new Map<string, Result[]>();
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const target of targets) {
+    for (const target of measured) {
       const dataDir = mkdtempSync(join(work, 'data-'));
       const { proc, port } = await start(target, dataDir);
       await wrk(port, Math.min(3, SECONDS)); // warm-up: JIT, SQLite page cache
-      const result = await wrk(port, SECONDS);
+      const wal = watchWal(dataDir);
+      const cpuBefore = cpuSeconds(proc.pid);
+      const run = await wrk(port, SECONDS);
+      const cpuUs = ((cpuSeconds(proc.pid) - cpuBefore) / (run.rps * SECONDS)) * 1e6;
+      const walPeakMiB = wal();
+      const rss = rssMiB(proc.pid);
+      const renderMs = await renderTime(port);
+      const result = { ...run, cpuUs, rssMiB: rss, walPeakMiB, renderMs };
       proc.kill('SIGTERM');
       await Promise.race([proc.exited, Bun.sleep(15_000)]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
-      console.error(`round ${round + 1} ${target.name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors}`);
+      console.error(
+        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors}, CPU ${cpuUs.toFixed(1)} µs/req, RSS ${rss.toFixed(0)} MiB, WAL peak ${walPeakMiB.toFixed(1)} MiB, /metrics ${renderMs?.toFixed(2) ?? '-'} ms`,
+      );
       results.set(target.name, [...(results.get(target.name) ?? []), result]);
     }
   }
@@ -120,16 +218,33 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const summary = targets.map((t) => {
+const summary = measured.map((t) => {
   const rs = results.get(t.name)!;
-  return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
+  const m = (pick: (r: Result) => number) => median(rs.map(pick));
+  const renders = rs.map((r) => r.renderMs).filter((x): x is number => x !== undefined);
+  return {
+    name: t.name,
+    rps: m((r) => r.rps),
+    p50: m((r) => r.p50),
+    p99: m((r) => r.p99),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    cpu: m((r) => r.cpuUs),
+    rss: m((r) => r.rssMiB),
+    wal: Math.max(...rs.map((r) => r.walPeakMiB)),
+    render: renders.length > 0 ? median(renders) : undefined,
+  };
 });
 const bare = summary[0]!;
 const cpu = (await Bun.file('/proc/cpuinfo').text()).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
-console.log(`\n${new Date().toISOString().slice(0, 10)}, ${cpu}, Bun ${Bun.version}; server on core 0, wrk (1 thread, ${CONNECTIONS} connections) on core 1; median of ${ROUNDS} rounds of ${SECONDS} s after a warm-up.\n`);
-console.log('| target | requests/s | p50 | p99 | vs bare | non-2xx / socket errors |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+console.log(
+  `\n${new Date().toISOString().slice(0, 10)}, ${cpu}, Bun ${Bun.version}; server on core 0, wrk (1 thread, ${CONNECTIONS} connections) on core 1; median of ${ROUNDS} rounds of ${SECONDS} s after a warm-up. Load average before ${loadBefore}, after ${load()}.\n`,
+);
+console.log('| target | requests/s | p50 | p99 | vs bare | server CPU per request | non-2xx / socket errors | RSS after | WAL peak | `/metrics` render |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const s of summary) {
-  console.log(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} ms | ${s.p99.toFixed(2)} ms | ${((100 * s.rps) / bare.rps).toFixed(0)}% | ${s.errors} |`);
+  const render = s.render === undefined ? '—' : `${s.render.toFixed(2)} ms`;
+  console.log(
+    `| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} ms | ${s.p99.toFixed(2)} ms | ${((100 * s.rps) / bare.rps).toFixed(0)}% | ${s.cpu.toFixed(1)} µs | ${s.errors} | ${s.rss.toFixed(0)} MiB | ${s.wal > 0 ? `${s.wal.toFixed(1)} MiB` : '—'} | ${render} |`,
+  );
 }
+for (const t of targets.filter((t) => t.skip)) console.log(`| ${t.name} | not measured: ${t.skip} | | | | | | | | |`);
