@@ -122,10 +122,12 @@ describe('request -> enqueue -> attempt, one trace', () => {
 
   test('an incoming traceparent carries through to the attempts; no personal data in any span', async () => {
     const t = await traced({});
-    const { id, traceId } = await t.submit({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    const { id, traceId } = await t.submit({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=opaque,other=x' });
     expect(traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     const spans = await t.waitFor((s) => consumersOf(s, id).length === 1);
     expect(consumersOf(spans, id)[0]!.spanContext().traceId).toBe(traceId!);
+    // tracestate travels through the stored context too.
+    expect(consumersOf(spans, id)[0]!.spanContext().traceState?.serialize()).toBe('vendor=opaque,other=x');
     const dump = JSON.stringify(spans.map((s) => ({ n: s.name, a: s.attributes, e: s.events, l: s.links, st: s.status })));
     for (const secret of ['Zorblax', 'Quuxville', '117']) expect(dump).not.toContain(secret);
   });

@@ -43,7 +43,8 @@ export function tracingPlugin(tracing: Tracing) {
         kind: SpanKind.SERVER,
         attributes: {
           [ATTR_HTTP_REQUEST_METHOD]: known ? request.method : '_OTHER',
-          [ATTR_URL_SCHEME]: request.url.startsWith('https:') ? 'https' : 'http',
+          // The service itself speaks plain HTTP (TLS ends at the load balancer); reading request.url would build the whole URL string per request.
+          [ATTR_URL_SCHEME]: 'http',
           [ATTR_NETWORK_PROTOCOL_VERSION]: '1.1',
         },
       },

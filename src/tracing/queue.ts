@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Context, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import type { Tracing } from './provider';
 
@@ -58,7 +58,7 @@ export interface JobTracer {
 const NO_EXEMPLAR: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function jobTracer(tracing: Tracing): JobTracer {
-  const { tracer, contexts, propagator } = tracing;
+  const { tracer, contexts } = tracing;
   return {
     enqueue() {
       const span = tracer.startSpan(
@@ -66,9 +66,7 @@ export function jobTracer(tracing: Tracing): JobTracer {
         { kind: SpanKind.PRODUCER, attributes: { [MESSAGING.system]: SYSTEM, [MESSAGING.destination]: DESTINATION, [MESSAGING.operationType]: 'send', [MESSAGING.operationName]: 'send' } },
         contexts.active(),
       );
-      const carrier: Record<string, string> = {};
-      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, { set: (c, k, v) => void (c[k] = v) });
-      const stored = carrier.tracestate ? `${carrier.traceparent}\n${carrier.tracestate}` : carrier.traceparent!;
+      const stored = storedTrace(span.spanContext());
       return {
         trace: stored,
         committed(jobId, batchSize) {
@@ -115,6 +113,17 @@ export function jobTracer(tracing: Tracing): JobTracer {
 
     detached: (fn) => contexts.bind(ROOT_CONTEXT, fn),
   };
+}
+
+/**
+ * The W3C `traceparent` of the PRODUCER span (version 00), then `\n` and its `tracestate` when it
+ * has one: written directly, the same text the W3C propagator's inject() gives, without its carrier.
+ */
+function storedTrace(context: SpanContext): string {
+  const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
+  const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
+  const state = context.traceState?.serialize();
+  return state ? `${traceparent}\n${state}` : traceparent;
 }
 
 function storedContext(tracing: Tracing, stored: string): Context {
