@@ -71,7 +71,8 @@ export const ConfigSchema = T.Object({
     minimum: 100,
     maximum: 3_600_000,
     default: 30_000,
-    description: 'How long a worker holds a job; an expired lease (crashed or stuck worker) makes the job available again.',
+    description:
+      'The longest one processing attempt may take; past it the attempt is given up (`lease_expired`) and the job retried. Must exceed `PROCESSING_DELAY_MAX_MS`.',
   }),
   PROCESSING_DELAY_DISTRIBUTION: T.Union([T.Literal('uniform'), T.Literal('exponential'), T.Literal('fixed')], {
     default: 'uniform',
@@ -122,6 +123,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.RETRY_BASE_MS > config.RETRY_MAX_MS) {
     throw new ConfigError('invalid RETRY_BASE_MS: must not exceed RETRY_MAX_MS');
+  }
+  if (config.LEASE_MS <= config.PROCESSING_DELAY_MAX_MS) {
+    // An attempt that outlives its lease is given up and retried: every slow attempt would be,
+    // and dead-lettered after MAX_ATTEMPTS, without one processing error.
+    throw new ConfigError('invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired');
   }
   try {
     tracingOptions(config);

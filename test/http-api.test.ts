@@ -44,11 +44,11 @@ describe('GET /submissions/{id}', () => {
       const res = await t.request(`/submissions/${id}`);
       expect(res.status).toBe(200);
       status = (await res.json()) as Record<string, unknown>;
-      expect(['queued', 'processing', 'succeeded', 'failed']).toContain(status.state as string);
-      if (status.state === 'succeeded') break;
+      expect(['queued', 'processing', 'succeeded', 'failed']).toContain(status.status as string);
+      if (status.status === 'succeeded') break;
       await Bun.sleep(20);
     }
-    expect(status).toMatchObject({ id, state: 'succeeded', attempts: 1, nextAttemptAt: null, lastError: null });
+    expect(status).toMatchObject({ id, status: 'succeeded', attempts: 1, nextAttemptAt: null, lastError: null });
     for (const key of ['createdAt', 'updatedAt', 'finishedAt']) expect(Number.isNaN(Date.parse(status[key] as string))).toBe(false);
     // The status resource holds no personal data.
     expect(JSON.stringify(status)).not.toContain('Ravi');
@@ -132,6 +132,12 @@ describe('OpenAPI and Swagger UI', () => {
     expect(schema.examples).toEqual([SEED]);
     expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '413', '415', '422', '503']);
     expect(doc.paths['/submissions/{id}'].get.parameters[0]).toMatchObject({ name: 'id', in: 'path' });
+    // One name for one thing: both answers call the job's state `status`, with the same four values.
+    const accepted = post.responses['202'].content['application/json'].schema;
+    const resource = doc.paths['/submissions/{id}'].get.responses['200'].content['application/json'].schema;
+    expect(resource.properties.state).toBeUndefined();
+    expect(resource.properties.status).toEqual(accepted.properties.status);
+    expect(resource.properties.status.enum).toEqual(['queued', 'processing', 'succeeded', 'failed']);
   });
 
   test('/docs is Swagger UI loading only this service\'s own assets', async () => {

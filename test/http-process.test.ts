@@ -44,8 +44,8 @@ describe('a real process with a separate metrics port', () => {
     expect((await submit(service.url, { name: NAME.repeat(2000), age: AGE, city: CITY }, rid())).status).toBe(413);
     expect((await fetch(`${service.url}/${encodeURIComponent(NAME)}?city=${encodeURIComponent(CITY)}`, { headers: rid() })).status).toBe(404);
     for (let i = 0; i < 50; i++) {
-      const status = (await (await fetch(`${service.url}/submissions/${id}`, { headers: rid() })).json()) as { state: string };
-      if (status.state === 'succeeded' || status.state === 'failed') break;
+      const status = (await (await fetch(`${service.url}/submissions/${id}`, { headers: rid() })).json()) as { status: string };
+      if (status.status === 'succeeded' || status.status === 'failed') break;
       await Bun.sleep(20);
     }
     // Log lines are flushed in batches, at least every 200 ms.

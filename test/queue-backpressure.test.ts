@@ -42,7 +42,7 @@ test('a full queue answers 503 with Retry-After, and every job it accepted is pr
   expect(sample(during, 'pipewatch_jobs_enqueued_total')).toBe(accepted.length);
 
   const final = await waitUntilFinal(service.url, accepted);
-  for (const status of final.values()) expect(status.state).toBe('succeeded');
+  for (const status of final.values()) expect(status.status).toBe('succeeded');
 
   // Once drained, the queue takes submissions again.
   expect((await submit(service.url)).status).toBe(202);

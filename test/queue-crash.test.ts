@@ -64,7 +64,7 @@ test('after SIGKILL mid-stream and a restart, every 202 reaches a final state an
 
   const final = await waitUntilFinal(second.url, accepted, 45_000);
   expect(final.size).toBe(acceptedBeforeKill);
-  for (const status of final.values()) expect(['succeeded', 'failed']).toContain(status.state);
+  for (const status of final.values()) expect(['succeeded', 'failed']).toContain(status.status);
 
   const retried = sample(await scrape(second.metricsUrl), 'pipewatch_job_outcomes_total{outcome="retried"}') ?? 0;
   // Stopped before reading its logs: log lines are written in batches, all of them by exit.

@@ -1,4 +1,5 @@
 import { afterEach, expect, test } from 'bun:test';
+import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ test('enqueues of one tick are committed in one transaction, and each resolves o
   const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
   expect(transactions).toBe(1);
   expect(new Set(ids).size).toBe(500);
-  for (const id of ids) expect((await queue.status(id))?.state).toBe('queued');
+  for (const id of ids) expect((await queue.status(id))?.status).toBe('queued');
   // One at a time (each awaited): one transaction each.
   for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
   expect(transactions).toBe(4);
@@ -85,7 +86,7 @@ test('a commit that fails refuses the whole tick with 503-style storage errors, 
   }
   const after = await queue.enqueue(RECORD);
   expect(queue.stats().depth.queued).toBe(2);
-  expect([(await queue.status(before))?.state, (await queue.status(after))?.state]).toEqual(['queued', 'queued']);
+  expect([(await queue.status(before))?.status, (await queue.status(after))?.status]).toEqual(['queued', 'queued']);
   expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
 }, TIMEOUT_MS);
 
@@ -102,12 +103,12 @@ test('a stuck attempt loses its lease: the job runs again, and the late answer c
   const id = await queue.enqueue(RECORD);
   const status = await waitFor('the job to succeed on a second attempt', async () => {
     const s = await queue.status(id);
-    return s?.state === 'succeeded' ? s : undefined;
+    return s?.status === 'succeeded' ? s : undefined;
   }, 5000);
   expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
   releaseStuck();
   await Bun.sleep(50);
-  expect(await queue.status(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  expect(await queue.status(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
   expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
 }, TIMEOUT_MS);
 
@@ -117,17 +118,17 @@ test('a restart on the same file resumes queued jobs, and interrupted ones count
   const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: never, concurrency: 1, maxAttempts: 2 });
   const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
   a.queue.start();
-  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.state === 'processing');
+  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.status === 'processing');
   // Like a process dying: close without stop(), so the lease is still in the file.
   queues.splice(queues.indexOf(a.queue), 1);
   await a.queue.close();
 
   const b = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
-  expect(await b.queue.status(ids[0]!)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'interrupted' });
-  expect(await b.queue.status(ids[1]!)).toMatchObject({ state: 'queued', attempts: 0 });
+  expect(await b.queue.status(ids[0]!)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'interrupted' });
+  expect(await b.queue.status(ids[1]!)).toMatchObject({ status: 'queued', attempts: 0 });
   expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
   b.queue.start();
-  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.state === 'succeeded'));
+  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.status === 'succeeded'));
   expect((await b.queue.status(ids[0]!))?.attempts).toBe(2);
   expect((await b.queue.status(ids[1]!))?.attempts).toBe(1);
 }, TIMEOUT_MS);
@@ -194,4 +195,70 @@ test('the simulated delay follows its distribution within [min, max], and the fa
   const attempt = { id: 'x', attempt: 1, trace: null };
   const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
   outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+}, TIMEOUT_MS);
+
+/** A logger whose lines the test can read. */
+function recordingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: createLogger('info', sink), lines };
+}
+
+test('start-up recovery logs every job it dead-letters by id (and the totals), never the record', async () => {
+  const dir = tempDir();
+  const never: Processor = () => new Promise<void>(() => {});
+  const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }), { process: never, concurrency: 2, maxAttempts: 1 });
+  const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
+  a.queue.start();
+  await waitFor('two jobs processing', () => a.queue.stats().depth.processing === 2);
+  queues.splice(queues.indexOf(a.queue), 1);
+  await a.queue.close(); // like a crash: the two leases stay in the file
+
+  const { log, lines } = recordingLogger();
+  const b = await JobQueue.open(
+    await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }),
+    { concurrency: 1, maxAttempts: 1, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
+    { metrics: createMetrics(), log },
+  );
+  queues.push(b);
+  await waitFor('the recovery summary line', () => lines.some((line) => line.msg === 'recovered jobs interrupted by an unclean stop'));
+  const deadLetters = lines.filter((line) => line.msg === 'job dead-lettered');
+  expect(deadLetters.map((line) => line.job_id).sort()).toEqual(ids.slice(0, 2).sort());
+  for (const line of deadLetters) expect(line).toMatchObject({ level: 'warn', reason: 'interrupted' });
+  expect(lines.find((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toMatchObject({ requeued: 0, dead_lettered: 2 });
+  expect(JSON.stringify(lines)).not.toContain('Ravi');
+}, TIMEOUT_MS);
+
+test('a commit that keeps failing (disk full) is logged once per interval with a count, not once per tick, and its end once', async () => {
+  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  let poison = true;
+  // A real SQLite failure on every commit while poisoned: each repeats its ids (UNIQUE).
+  const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
+    commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
+  });
+  const { log, lines } = recordingLogger();
+  const queue = await JobQueue.open(
+    failing,
+    { concurrency: 1, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
+    { metrics: createMetrics(), log },
+  );
+  queues.push(queue);
+  let refused = 0;
+  const until = performance.now() + 1000;
+  while (performance.now() < until) {
+    await queue.enqueue(RECORD).catch(() => refused++);
+  }
+  poison = false;
+  await queue.enqueue(RECORD);
+  await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
+  const failures = lines.filter((line) => line.msg === 'queue commit failed');
+  expect(refused).toBeGreaterThan(50);
+  expect(failures).toHaveLength(1);
+  expect(failures[0]).toMatchObject({ level: 'error', code: 'SQLITE_CONSTRAINT_UNIQUE' });
+  expect(lines.filter((line) => line.msg === 'queue commits succeed again')).toEqual([expect.objectContaining({ suppressed: refused - 1 })]);
 }, TIMEOUT_MS);

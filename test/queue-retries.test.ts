@@ -22,7 +22,7 @@ for (const driver of ['sqlite', 'memory'] as const) {
   test(`${driver}: at FAILURE_RATE=1 every job is retried up to MAX_ATTEMPTS, then dead-lettered and still visible`, async () => {
     const { service, final, metrics } = await run({ QUEUE_DRIVER: driver, FAILURE_RATE: '1' });
     for (const status of final) {
-      expect(status).toMatchObject({ state: 'failed', attempts: 3, lastError: 'processing_failed', nextAttemptAt: null });
+      expect(status).toMatchObject({ status: 'failed', attempts: 3, lastError: 'processing_failed', nextAttemptAt: null });
       expect(status.finishedAt).not.toBeNull();
     }
     // Per attempt, like the seed: 3 attempts per job, each one an error.
@@ -45,7 +45,7 @@ for (const driver of ['sqlite', 'memory'] as const) {
 
 test('sqlite: at FAILURE_RATE=0 every job succeeds on its first attempt, nothing is retried', async () => {
   const { final, metrics } = await run({ FAILURE_RATE: '0' });
-  for (const status of final) expect(status).toMatchObject({ state: 'succeeded', attempts: 1, lastError: null, nextAttemptAt: null });
+  for (const status of final) expect(status).toMatchObject({ status: 'succeeded', attempts: 1, lastError: null, nextAttemptAt: null });
   expect(sample(metrics, 'app_errors_total')).toBe(0);
   expect(sample(metrics, 'app_processing_seconds_count')).toBe(JOBS);
   expect(sample(metrics, 'pipewatch_jobs_enqueued_total')).toBe(JOBS);

@@ -21,7 +21,7 @@ async function submitMany(url: string, count: number): Promise<string[]> {
 async function processingIds(url: string, ids: string[], expected: number): Promise<string[]> {
   return waitFor(`${expected} jobs processing`, async () => {
     const running: string[] = [];
-    for (const id of ids) if ((await jobStatus(url, id))?.state === 'processing') running.push(id);
+    for (const id of ids) if ((await jobStatus(url, id))?.status === 'processing') running.push(id);
     return running.length === expected ? running : undefined;
   });
 }
@@ -45,7 +45,7 @@ test('SIGTERM lets in-flight jobs finish, leaves queued ones queued, and the nex
 
   const second = await start({ env, dataDir: first.dataDir });
   const final = await waitUntilFinal(second.url, ids);
-  for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1, lastError: null });
+  for (const id of ids) expect(final.get(id)).toMatchObject({ status: 'succeeded', attempts: 1, lastError: null });
   // Nothing was interrupted, so the restart had nothing to recover.
   expect(second.logs().some((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toBe(false);
 }, TIMEOUT_MS);
@@ -62,5 +62,5 @@ test('attempts still running when the grace period ends are queued again without
 
   const second = await start({ env, dataDir: first.dataDir });
   const final = await waitUntilFinal(second.url, ids);
-  for (const id of ids) expect(final.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  for (const id of ids) expect(final.get(id)).toMatchObject({ status: 'succeeded', attempts: 1 });
 }, TIMEOUT_MS);

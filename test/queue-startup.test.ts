@@ -3,6 +3,8 @@ import { afterAll, expect, test } from 'bun:test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openSqliteStore } from '../src/queue/stores/sqlite';
+import { SQLITE_MIGRATIONS } from '../src/queue/stores/sqlite-schema';
 import { runToExit } from './support/queue';
 import { removeDataDir, startService } from './support/service';
 
@@ -86,4 +88,43 @@ test('a data dir that another running pipewatch owns', async () => {
     await owner.stop();
     removeDataDir(owner.dataDir);
   }
+}, TIMEOUT_MS);
+
+test('a queue file with a schema newer than this pipewatch knows is refused in one line, and left untouched', async () => {
+  const dir = join(root, 'newer');
+  mkdirSync(dir);
+  const file = join(dir, 'queue.sqlite');
+  const db = new Database(file, { create: true });
+  db.exec('CREATE TABLE jobs (seq INTEGER PRIMARY KEY); PRAGMA user_version = 99');
+  db.close();
+  await expectStartFailure(dir, /queue schema in DATA_DIR=.* is version 99, newer than this pipewatch understands \(\d+\); run a newer pipewatch/);
+  const after = new Database(file, { readonly: true });
+  expect(after.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version).toBe(99);
+  after.close();
+}, TIMEOUT_MS);
+
+test('a queue file of schema version 1 (before the trace column) is migrated in place, its jobs kept', async () => {
+  const dir = join(root, 'v1');
+  mkdirSync(dir);
+  const db = new Database(join(dir, 'queue.sqlite'), { create: true, strict: true });
+  // Version 1 exactly as it shipped, with one queued job in it.
+  await SQLITE_MIGRATIONS[0]!.up({ version: async () => 0, setVersion: async () => {}, exec: async (sql) => void db.exec(sql) });
+  db.exec('PRAGMA user_version = 1');
+  const id = Bun.randomUUIDv7();
+  db.query('INSERT INTO jobs (id, state, payload, attempts, created_at, updated_at, run_at) VALUES (?1, 0, ?2, 0, ?3, ?3, ?3)').run(id, JSON.stringify({ name: 'Ravi', age: 32, city: 'Delhi' }), Date.now());
+  db.close();
+
+  const store = await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' });
+  try {
+    expect(store.queueId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await store.status(id)).toMatchObject({ status: 'queued', attempts: 0 });
+    const now = Date.now();
+    const { claimed } = await store.commit({ now, enqueue: [], settles: [], renew: [], claim: 10, leaseUntil: now + 1000 });
+    expect(claimed).toMatchObject([{ id, trace: null, record: { name: 'Ravi', age: 32, city: 'Delhi' } }]);
+  } finally {
+    await store.close();
+  }
+  const reopened = new Database(join(dir, 'queue.sqlite'), { readonly: true });
+  expect(reopened.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version).toBe(SQLITE_MIGRATIONS.length);
+  reopened.close();
 }, TIMEOUT_MS);

@@ -159,7 +159,7 @@ export function decidePolling(context: Context, _events: Events, done: Done): vo
 /** afterResponse of GET /submissions/{id}: keeps the state for the polling loop. */
 export function rememberState(_req: RequestParams, res: Response, context: Context, _events: Events, done: Done): void {
   context.vars.polls = numberVar(context, 'polls', 0) + 1;
-  context.vars.state = res.statusCode === 200 ? parseJson(res)?.state : 'gone';
+  context.vars.state = res.statusCode === 200 ? parseJson(res)?.status : 'gone';
   done();
 }
 

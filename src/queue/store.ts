@@ -246,7 +246,7 @@ export interface StoredJob {
 export function toJobStatus(job: StoredJob): JobStatus {
   return {
     id: job.id,
-    state: job.state,
+    status: job.state,
     attempts: job.attempts,
     createdAt: new Date(job.createdAt).toISOString(),
     updatedAt: new Date(job.updatedAt).toISOString(),

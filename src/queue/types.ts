@@ -1,3 +1,5 @@
+import { Type, type Static } from '@sinclair/typebox';
+
 /** The contract between the HTTP layer and whatever processes submissions in the background. */
 
 /** A citizen record as accepted by POST /submit_data. Personal data: never logged, never a label. */
@@ -7,25 +9,29 @@ export interface Submission {
   city: string;
 }
 
-export type JobState = 'queued' | 'processing' | 'succeeded' | 'failed';
-export const JOB_STATES: readonly JobState[] = ['queued', 'processing', 'succeeded', 'failed'];
+
+/** The state of a job, one name in both answers: the 202 body and the status resource say `status`. */
+export const JobStateSchema = Type.Union(
+  [Type.Literal('queued'), Type.Literal('processing'), Type.Literal('succeeded'), Type.Literal('failed')],
+  { description: 'queued (waiting, incl. retry backoff), processing (leased by a worker), succeeded, or failed (dead-lettered after MAX_ATTEMPTS)' },
+);
 
 /** What GET /submissions/{id} reports. Holds no personal data. */
-export interface JobStatus {
-  id: string;
-  state: JobState;
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  /** When the job may next run (retry backoff); null once finished. */
-  nextAttemptAt: string | null;
-  finishedAt: string | null;
-  /**
-   * Why the most recent failed attempt failed (kept after a later success): a fixed reason code
-   * from FAILURE_REASONS, never data from the record.
-   */
-  lastError: string | null;
-}
+export const JobStatusSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  status: JobStateSchema,
+  attempts: Type.Integer({ minimum: 0 }),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the job may next run (retry backoff); null unless queued.' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()], {
+    description: 'A fixed reason code for the most recent failed attempt (kept after a later success): processing_failed, lease_expired or interrupted; never record data.',
+  }),
+});
+export type JobStatus = Static<typeof JobStatusSchema>;
+export type JobState = Static<typeof JobStateSchema>;
+export const JOB_STATES: readonly JobState[] = JobStateSchema.anyOf.map((literal) => literal.const);
 
 /** The reason codes `lastError` can hold. */
 export const FAILURE_REASONS = {

@@ -4,7 +4,7 @@ import { ProblemError, ProblemSchema, invalidFields } from '../http/problem';
 import { seedOf } from '../http/seed';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { QueueUnavailableError, type Queue, type Submission } from '../queue/types';
+import { JobStateSchema, JobStatusSchema, QueueUnavailableError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
 
 // Trimmed, single-line text: no leading/trailing white space, no control characters.
@@ -22,23 +22,11 @@ export const SubmissionBody = t.Object(
   { additionalProperties: false, description: 'A citizen record, exactly as the seed accepted it.', examples: [{ name: 'Ravi', age: 32, city: 'Delhi' }] },
 );
 
-const JobStateSchema = t.Union([t.Literal('queued'), t.Literal('processing'), t.Literal('succeeded'), t.Literal('failed')]);
-
 const Accepted = t.Object({
   id: t.String({ format: 'uuid', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }),
   status: JobStateSchema,
 });
 
-const SubmissionStatus = t.Object({
-  id: t.String({ format: 'uuid' }),
-  state: JobStateSchema,
-  attempts: t.Integer({ minimum: 0 }),
-  createdAt: t.String({ format: 'date-time' }),
-  updatedAt: t.String({ format: 'date-time' }),
-  nextAttemptAt: t.Union([t.String({ format: 'date-time' }), t.Null()]),
-  finishedAt: t.Union([t.String({ format: 'date-time' }), t.Null()]),
-  lastError: t.Union([t.String(), t.Null()], { description: 'A fixed reason code for the last failed attempt; never record data.' }),
-});
 
 /** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
 const MAX_ID_LENGTH = 64;
@@ -102,7 +90,7 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: L
       },
       {
         params: t.Object({ id: t.String({ description: 'the id returned by POST /submit_data', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }) }),
-        response: { 200: SubmissionStatus, 404: ProblemSchema },
+        response: { 200: JobStatusSchema, 404: ProblemSchema },
         detail: { tags: ['Submissions'], summary: 'Processing status of one submission (queued, processing, succeeded, failed)' },
       },
     );

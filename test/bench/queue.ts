@@ -8,7 +8,7 @@
  * Each figure is the best of a few rounds (the box is shared; the best round is the one least
  * disturbed by other work). Real files in a temp dir, real metrics registry.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log';
@@ -25,6 +25,19 @@ const log = createLogger('error');
 const dirs: string[] = [];
 
 type Driver = 'sqlite-normal' | 'sqlite-full' | 'memory';
+
+/**
+ * The WAL's peak size during each row (issue 9.1: it must stay bounded under sustained writes),
+ * sampled every 10 ms from the newest data dir while the row runs.
+ */
+let walPeak = 0;
+const walSampler = setInterval(() => {
+  const dir = dirs.at(-1);
+  if (!dir) return;
+  try {
+    walPeak = Math.max(walPeak, statSync(join(dir, 'queue.sqlite-wal')).size);
+  } catch {}
+}, 10);
 
 function openStore(driver: Driver): Promise<JobStore> {
   if (driver === 'memory') return openMemoryStore();
@@ -93,8 +106,11 @@ async function workerRate(driver: Driver, total: number, concurrency: number, fa
 
 async function best(label: string, run: () => Promise<number>): Promise<number> {
   let top = 0;
+  walPeak = 0;
+  const before = dirs.length;
   for (let i = 0; i < ROUNDS; i++) top = Math.max(top, await run());
-  console.log(`${label.padEnd(62)} ${Math.round(top).toLocaleString('en-US').padStart(10)} /s`);
+  const wal = dirs.length > before ? `   WAL peak ${(walPeak / 2 ** 20).toFixed(1).padStart(5)} MiB` : '';
+  console.log(`${label.padEnd(62)} ${Math.round(top).toLocaleString('en-US').padStart(10)} /s${wal}`);
   return top;
 }
 
@@ -147,4 +163,5 @@ console.log('');
 const rss = await rssWithBacklog(200_000);
 console.log(`memory with a backlog: RSS ${(rss.before / 2 ** 20).toFixed(0)} MiB before, ${(rss.after / 2 ** 20).toFixed(0)} MiB with 200,000 jobs queued in sqlite`);
 
+clearInterval(walSampler);
 for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

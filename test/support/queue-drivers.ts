@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobStore } from '../../src/queue/store';
+import { openMemoryStore } from '../../src/queue/stores/memory';
+import { openSqliteStore } from '../../src/queue/stores/sqlite';
 
 /**
  * The queue drivers the conformance suite (test/queue-conformance.test.ts) runs against, each a
@@ -49,5 +51,35 @@ export function tempDataDir(prefix = 'pipewatch-driver-'): { dir: string; remove
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Filled in as drivers move to the async contract (memory and sqlite first; postgres by the pg engineer). */
-export const DRIVERS: DriverFixture[] = [];
+export const memoryDriver: DriverFixture = {
+  name: 'memory',
+  async create() {
+    const store = track(await openMemoryStore());
+    return { store, dispose: () => store.close() };
+  },
+};
+
+export const sqliteDriver: DriverFixture = {
+  name: 'sqlite',
+  async create() {
+    const data = tempDataDir();
+    const open = async () => track(await openSqliteStore({ dataDir: data.dir, synchronous: 'NORMAL' }));
+    const store = await open();
+    return {
+      store,
+      reopen: open,
+      async dispose() {
+        await closeAll();
+        data.remove();
+      },
+    };
+  },
+};
+
+/** Closes every tracked store still open (a "dead" process's store is closed here, after the test). */
+export async function closeAll(): Promise<void> {
+  for (const entry of opened.splice(0)) if (!entry.closed) await entry.store.close();
+}
+
+/** The drivers every conformance test runs against (postgres joins here). */
+export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver];

@@ -47,7 +47,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export interface JobStatusBody {
   id: string;
-  state: 'queued' | 'processing' | 'succeeded' | 'failed';
+  status: 'queued' | 'processing' | 'succeeded' | 'failed';
   attempts: number;
   lastError: string | null;
   finishedAt: string | null;
@@ -70,7 +70,7 @@ export async function waitUntilFinal(baseUrl: string, ids: Iterable<string>, tim
     async () => {
       for (const id of [...pending]) {
         const status = await jobStatus(baseUrl, id);
-        if (status && (status.state === 'succeeded' || status.state === 'failed')) {
+        if (status && (status.status === 'succeeded' || status.status === 'failed')) {
           final.set(id, status);
           pending.delete(id);
         }

@@ -97,7 +97,14 @@ export const AUTOCHECKPOINT_PAGES = 1000;
  * The WAL's bound. The checkpoint worker restarts the WAL once it holds this much (see
  * checkpoint-worker.ts), and a restart truncates the file back to it.
  */
-export const WAL_LIMIT_BYTES = 16 * 1024 * 1024;
+export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
+/**
+ * The backstop, in pages of 4 KiB: should the worker's restart not get in (a starved thread on a
+ * busy machine), the queue's own connection checkpoints after the commit that takes the log past
+ * twice the limit. Being the only writer, its checkpoint reaches the end of the log, so the next
+ * commit restarts it; the worker has copied most frames already, so it costs little.
+ */
+export const BACKSTOP_CHECKPOINT_PAGES = (2 * WAL_LIMIT_BYTES) / 4096;
 
 export function configure(db: Database, synchronous: 'NORMAL' | 'FULL'): void {
   db.exec('PRAGMA busy_timeout = 2000');
@@ -110,8 +117,9 @@ export function configure(db: Database, synchronous: 'NORMAL' | 'FULL'): void {
   db.exec('PRAGMA temp_store = MEMORY');
   // A WAL restart truncates the file back to this size (it otherwise keeps its high-water size).
   db.exec(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`);
-  // Checkpoints run in a worker thread (checkpointer.ts), not inside commits on the event loop.
-  db.exec('PRAGMA wal_autocheckpoint = 0');
+  // Checkpoints run in a worker thread (checkpointer.ts), not inside commits on the event loop,
+  // except for the backstop above.
+  db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
 }
 
 /** Refuses a damaged file or an SQLite database that is not a queue, before any migration writes to it. */

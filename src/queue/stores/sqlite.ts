@@ -17,6 +17,7 @@ import { JOB_STATES, QueueStartError, type JobStatus, type Submission } from '..
 import { startCheckpointer, type Checkpointer } from './checkpointer';
 import {
   AUTOCHECKPOINT_PAGES,
+  WAL_LIMIT_BYTES,
   OWNER_LOCK_FILE,
   QUEUE_FILE,
   acquireOwnership,
@@ -69,7 +70,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<JobS
     await migrateSqlite(db, `DATA_DIR=${dir}`);
     const queueDb = db;
     // Should the worker fail, SQLite's own checkpoints (inside commits) keep the WAL bounded.
-    const checkpointer = startCheckpointer(file, (reason) => {
+    const checkpointer = startCheckpointer(file, WAL_LIMIT_BYTES, (reason) => {
       queueDb.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
       options.onCheckpointerFailure?.(reason);
     });
