@@ -8,7 +8,7 @@ import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import type { Queue } from './queue/types';
 import { submissionsRoutes } from './routes/submissions';
-import { tracingPlugin } from './tracing/http';
+import { finishRequestSpan, tracingPlugin } from './tracing/http';
 import type { Tracing } from './tracing/provider';
 
 export interface AppDeps {
@@ -26,10 +26,11 @@ export interface AppDeps {
 
 /** The whole HTTP surface, composed from one plugin per concern. No ports, no globals. */
 export function createApp(deps: AppDeps) {
+  const { tracing } = deps;
   const app = new Elysia({ normalize: false })
     .use(deps.tracing ? tracingPlugin(deps.tracing) : new Elysia({ name: 'pipewatch/tracing-off' }))
     .use(errorsPlugin({ log: deps.log }))
-    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, tracing: deps.tracing }))
+    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, exemplar: tracing && ((request, route, status) => finishRequestSpan(tracing, request, route, status)) }))
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));

@@ -1,9 +1,7 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia';
 import { accessLogger, type Logger } from '../log';
 import { seedOf } from './seed';
-import { UNMATCHED_ROUTE, type Metrics } from '../metrics';
-import { finishRequestSpan } from '../tracing/http';
-import type { Tracing } from '../tracing/provider';
+import { UNMATCHED_ROUTE, type ExemplarLabels, type Metrics } from '../metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -18,8 +16,17 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * holding the request's whole context, and clients that pipeline requests without reading the
  * answers piled those up by the million (issue 9: 65 MiB -> 1 GiB RSS).
  */
-export function observabilityPlugin(options: { metrics: Metrics; log: Logger; tracing?: Tracing }) {
-  const { metrics, log, tracing } = options;
+export function observabilityPlugin(options: {
+  metrics: Metrics;
+  log: Logger;
+  /**
+   * Exemplar labels for a request's duration observation (e.g. its trace id); none by default.
+   * Called once per answered request with its route template ('' when unmatched) and final status
+   * (the tracing code ends the request's span here).
+   */
+  exemplar?: (request: Request, route: string, status: number) => ExemplarLabels | undefined;
+}) {
+  const { metrics, log, exemplar = () => undefined } = options;
   const access = accessLogger(log);
   const started = new WeakMap<Request, number>();
 
@@ -43,9 +50,7 @@ export function observabilityPlugin(options: { metrics: Metrics; log: Logger; tr
       const path = route || UNMATCHED_ROUTE;
       const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      // With tracing on: ends the request's span; a sampled one becomes the latency exemplar.
-      const exemplar = tracing && finishRequestSpan(tracing, request, route, status);
-      metrics.httpRed.series(method, path, status).record(seconds, exemplar);
+      metrics.httpRed.series(method, path, status).record(seconds, exemplar(request, route, status));
       access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
       return unchanged;
     });
