@@ -41,6 +41,16 @@ async function exercise(url: string) {
   return { traceId: accepted.headers.get('x-trace-id')! };
 }
 
+/** The first log line matching `predicate`, waiting for it: log lines are written in batches (at least every 200 ms). */
+async function logLine(s: RunningService, predicate: (line: Record<string, unknown>) => boolean) {
+  for (let i = 0; i < 200; i++) {
+    const line = s.logs().find(predicate);
+    if (line) return line;
+    await Bun.sleep(50);
+  }
+  return undefined;
+}
+
 function noPersonalData(r: OtlpReceiver) {
   const bytes = Buffer.concat(r.bodies.map((b) => Buffer.from(b))).toString('latin1');
   expect(bytes.length).toBeGreaterThan(0);
@@ -60,8 +70,7 @@ describe('a real process exporting OTLP over HTTP', () => {
       expect(span.resource).toMatchObject({ 'service.name': 'pipewatch', 'deployment.environment.name': 'test' });
       expect(receiver.contentTypes.at(-1)).toStartWith(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
       expect(receiver.headers.at(-1)!.get('x-tenant')).toBe('pipewatch-test');
-      const line = service.logs().find((l) => l.msg === 'request' && l.trace_id === traceId);
-      expect(line).toBeDefined();
+      expect(await logLine(service, (l) => l.msg === 'request' && l.trace_id === traceId)).toMatchObject({ route: '/submit_data', status: 202 });
       noPersonalData({ ...receiver, bodies: receiver.bodies.slice(before) });
     }, 30_000);
   }
@@ -80,14 +89,7 @@ describe('a real process exporting OTLP over HTTP', () => {
       [traceId, producer.spanId, 2, 'processing_failed', ['dead-lettered']],
     ]);
     // The dead-letter log line leads to the same trace.
-    const deadLine = async () => {
-      for (let i = 0; i < 200; i++) {
-        const line = service!.logs().find((l) => l.msg === 'job dead-lettered' && l.job_id === id);
-        if (line) return line;
-        await Bun.sleep(50); // log lines are written in batches (at least every 200 ms)
-      }
-    };
-    expect(await deadLine()).toMatchObject({ trace_id: traceId, span_id: attempts[1]!.spanId });
+    expect(await logLine(service, (l) => l.msg === 'job dead-lettered' && l.job_id === id)).toMatchObject({ trace_id: traceId, span_id: attempts[1]!.spanId });
     noPersonalData(receiver);
   }, 30_000);
 
