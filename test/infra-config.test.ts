@@ -54,6 +54,28 @@ describe('stack config', () => {
     expect(errorOf(raw as Record<string, string>)).toStartWith(message);
   });
 
+  test('the queue driver defaults to postgres on gcp and sqlite locally; replicas follow it', () => {
+    expect(parseStackConfig({ target: 'gcp' })).toMatchObject({ queueDriver: 'postgres', minInstances: 1, maxInstances: 3, pgPoolMax: 5 });
+    expect(parseStackConfig({})).toMatchObject({ queueDriver: 'sqlite', replicas: 1 });
+    expect(parseStackConfig({ queueDriver: 'postgres' })).toMatchObject({ queueDriver: 'postgres', replicas: 2 });
+    expect(parseStackConfig({ target: 'gcp', queueDriver: 'sqlite', maxInstances: '1' }).queueDriver).toBe('sqlite');
+  });
+
+  test.each([
+    ['1', '512Mi'],
+    ['1', '4Gi'],
+    ['2', '8Gi'],
+    ['4', '2Gi'],
+    ['6', '4Gi'],
+    ['8', '32Gi'],
+  ])('Cloud Run accepts %s CPU with %s', (cpu, memory) => {
+    expect(errorOf({ target: 'gcp', cpu, memory })).toBeUndefined();
+  });
+
+  test('Cloud Run limits are not applied to a local stack', () => {
+    expect(errorOf({ target: 'local', cpu: '8', memory: '256Mi', metricsPort: '8000' })).toBeUndefined();
+  });
+
   test('a long drain is fine locally (only Cloud Run kills after 10 s)', () => {
     expect(errorOf({ target: 'local', shutdownGraceMs: '15000' })).toBeUndefined();
   });

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-import { DOCKERFILE } from '../infra/container/image';
+import { binaryCommit, binaryInputs, DOCKERFILE } from '../infra/container/image';
 import { REPO_ROOT } from '../infra/monitoring-files';
 import { startService, submit } from './support/service';
 
@@ -13,6 +13,8 @@ interface Instruction {
 }
 interface Stage {
   from: string;
+  /** e.g. `--platform=$BUILDPLATFORM` */
+  flags: string[];
   name?: string;
   instructions: Instruction[];
 }
@@ -30,8 +32,10 @@ function parseDockerfile(text: string): Stage[] {
   for (const line of logical) {
     const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
     if (op.toUpperCase() === 'FROM') {
-      const [from, as, name] = args.split(/\s+/);
-      stages.push({ from: from!, ...(as?.toUpperCase() === 'AS' ? { name } : {}), instructions: [] });
+      const words = args.split(/\s+/);
+      const flags = words.filter((w) => w.startsWith('--'));
+      const [from, as, name] = words.filter((w) => !w.startsWith('--'));
+      stages.push({ from: from!, flags, ...(as?.toUpperCase() === 'AS' ? { name } : {}), instructions: [] });
     } else {
       stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: args.replace(/\s+/g, ' ') });
     }
@@ -60,10 +64,19 @@ const temp = mkdtempSync(join(tmpdir(), 'pipewatch-container-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 describe('container image definition (infra/container/Dockerfile)', () => {
-  test("the build stage runs the project's own build script, with the pinned Bun", () => {
+  test("the build stage runs the project's own build script, with the pinned Bun, on the builder's platform, cross-compiling for the image's", () => {
     expect(build.name).toBe('build');
+    // Not emulated: an arm64 laptop runs its own Bun to make the linux/amd64 Cloud Run binary.
+    expect(build.flags).toEqual(['--platform=$BUILDPLATFORM']);
     expect(build.from).toBe(`oven/bun:${pkg.packageManager.split('@')[1]}`);
-    expect(ops(build, 'RUN')).toContain('bun run build');
+    expect(runtime.flags).toEqual([]); // the image's own platform
+    expect(ops(build, 'ARG')).toContain('TARGETARCH');
+    const compile = ops(build, 'RUN').find((r) => r.includes('bun run build'))!;
+    expect(compile).toContain('amd64) target=bun-linux-x64');
+    expect(compile).toContain('arm64) target=bun-linux-arm64');
+    expect(compile).toEndWith('bun run build --target=$target');
+    // The runtime stage runs nothing: nothing there needs the image's platform to execute.
+    expect(ops(runtime, 'RUN')).toEqual([]);
     expect(pkg.scripts.build).toStartWith('bun build src/main.ts ');
     expect(pkg.scripts.build).toContain(' --compile ');
     expect(outfile).toBe('dist/pipewatch');
@@ -112,6 +125,42 @@ describe('container image definition (infra/container/Dockerfile)', () => {
   });
 });
 
+describe('the image changes only when the binary can', () => {
+  test('the commit passed to the build is the last one that touched a build input, -dirty while one is edited', () => {
+    const repo = mkdtempSync(join(temp, 'git-'));
+    const git = (...args: string[]) => {
+      const run = Bun.spawnSync(['git', '-c', 'user.email=t@example.org', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, stdout: 'pipe', stderr: 'pipe' });
+      if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+      return run.stdout.toString().trim();
+    };
+    git('init', '-q');
+    mkdirSync(join(repo, 'infra/container'), { recursive: true });
+    mkdirSync(join(repo, 'src'));
+    copyFileSync(join(REPO_ROOT, DOCKERFILE), join(repo, DOCKERFILE));
+    copyFileSync(join(REPO_ROOT, `${DOCKERFILE}.dockerignore`), join(repo, `${DOCKERFILE}.dockerignore`));
+    for (const file of ['package.json', 'bun.lock', 'bunfig.toml', 'tsconfig.json', 'README.md', 'src/main.ts']) writeFileSync(join(repo, file), `${file} v1\n`);
+    git('add', '-A');
+    git('commit', '-qm', 'first');
+    const first = git('rev-parse', 'HEAD');
+    expect(binaryInputs(repo)).toEqual(expect.arrayContaining(['src', 'package.json', 'bun.lock', DOCKERFILE]));
+    expect(binaryCommit(repo)).toBe(first);
+
+    // A README-only commit (or one in test/, infra/gcp/ ...) leaves the build argument, so every layer is cached.
+    writeFileSync(join(repo, 'README.md'), 'README v2\n');
+    git('commit', '-qam', 'docs');
+    expect(git('rev-parse', 'HEAD')).not.toBe(first);
+    expect(binaryCommit(repo)).toBe(first);
+
+    writeFileSync(join(repo, 'src/main.ts'), 'main v2\n');
+    expect(binaryCommit(repo)).toBe(`${first}-dirty`);
+    git('commit', '-qam', 'code');
+    expect(binaryCommit(repo)).toBe(git('rev-parse', 'HEAD'));
+    writeFileSync(join(repo, 'src/new-module.ts'), 'new\n'); // untracked, but copied into the image
+    expect(binaryCommit(repo)).toEndWith('-dirty');
+    expect(binaryCommit(join(temp, 'not-a-repo-' + Date.now()))).toBe('unknown');
+  });
+});
+
 describe('the binary the build stage makes', () => {
   test('built by `bun run build` from exactly the copied files, it runs alone, serves /healthz and its HEALTHCHECK passes', async () => {
     // The build stage, step by step: copy what the Dockerfile copies into WORKDIR (the repo's
@@ -128,7 +177,9 @@ describe('the binary the build stage makes', () => {
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
     // As in the Dockerfile: no .git in the context, the commit arrives as the PIPEWATCH_COMMIT build argument.
     expect(ops(build, 'ARG')).toContain('PIPEWATCH_COMMIT=unknown');
-    const built = Bun.spawnSync(['bun', 'run', 'build'], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, PIPEWATCH_COMMIT: 'c0ffee' } });
+    // The Dockerfile's command for this machine's architecture (what BuildKit's TARGETARCH would be).
+    const target = process.arch === 'arm64' ? 'bun-linux-arm64' : 'bun-linux-x64';
+    const built = Bun.spawnSync(['bun', 'run', 'build', `--target=${target}`], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, PIPEWATCH_COMMIT: 'c0ffee' } });
     expect(`${built.exitCode} ${built.stderr.toString()}`).toStartWith('0 ');
 
     // The runtime stage: that file alone, no node_modules, no sources around it.

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStackConfig } from '../infra/config';
 import program from '../infra/index';
+import { binaryCommit } from '../infra/container/image';
 import { localStack } from '../infra/local';
+import { stackName, stackPrefix } from '../infra/local/common';
+import { POSTGRES_INIT_SQL } from '../infra/local/postgres';
 import { ALERTMANAGER_CONFIG } from '../infra/local/alertmanager';
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from '../infra/local/grafana';
 import { CONFIG_FILE, RULES_DIR } from '../infra/local/prometheus';
@@ -30,6 +33,8 @@ function up(config: Record<string, string> = {}) {
 }
 
 const container = (resources: Registered[], name: string) => plain(one(resources, 'docker:index/container:Container', name).inputs);
+/** The mocks run stack `test`: every Docker name starts with this. */
+const PREFIX = 'pipewatch-test';
 const uploadAt = (c: Record<string, any>, file: string): string => {
   const found = (c.uploads as Array<{ file: string; content: string }>).find((u) => u.file === file);
   if (!found) throw new Error(`no upload at ${file}: ${c.uploads.map((u: { file: string }) => u.file).join(', ')}`);
@@ -40,14 +45,17 @@ const temp = mkdtempSync(join(tmpdir(), 'pipewatch-infra-local-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 describe('local Docker stack', () => {
-  test('one user-defined network joins pipewatch, prometheus and grafana under the names the repo config uses', async () => {
+  test('one user-defined network joins pipewatch, prometheus and grafana under the aliases the repo config uses; names are per stack', async () => {
     const { resources } = await up();
     const network = one(resources, 'docker:index/network:Network').inputs;
     expect(network.driver).toBe('bridge');
+    expect(network.name).toBe(PREFIX);
     const containers = ofType(resources, 'docker:index/container:Container');
-    expect(containers.map((c) => c.inputs.name).sort()).toEqual(['grafana', 'pipewatch', 'prometheus']);
+    // Not `prometheus` or `grafana`: those may already exist on the host, or belong to another stack.
+    expect(containers.map((c) => c.inputs.name).sort()).toEqual([`${PREFIX}-grafana`, `${PREFIX}-pipewatch`, `${PREFIX}-prometheus`]);
+    for (const v of ofType(resources, 'docker:index/volume:Volume')) expect(v.inputs.name).toStartWith(`${PREFIX}-`);
     for (const c of containers) {
-      expect(c.inputs.networksAdvanced).toEqual([{ name: network.name, aliases: [c.inputs.name] }]);
+      expect(c.inputs.networksAdvanced).toEqual([{ name: network.name, aliases: [c.name] }]);
       expect(c.inputs.restart).toBe('unless-stopped');
       expect(c.inputs.healthcheck.tests[0]).toBe('CMD');
     }
@@ -60,12 +68,14 @@ describe('local Docker stack', () => {
     expect(image.build.dockerfile).toBe(join(REPO_ROOT, 'infra/container/Dockerfile'));
     expect(image.buildOnPreview).toBe(false);
     expect(image.skipPush).toBe(true);
-    // The context has no .git, so the commit for pipewatch_build_info travels as a build argument.
-    const head = Bun.spawnSync(['git', 'rev-parse', 'HEAD'], { cwd: REPO_ROOT }).stdout.toString().trim();
-    expect(image.build.args.PIPEWATCH_COMMIT).toStartWith(head);
+    // The context has no .git, so the commit for pipewatch_build_info travels as a build argument:
+    // the last commit that changed the binary's inputs (see infra-container.test.ts).
+    expect(image.build.args.PIPEWATCH_COMMIT).toBe(binaryCommit());
+    expect(image.imageName).toBe(`${PREFIX}:local`);
     const app = container(resources, 'pipewatch');
     expect(app.image).toBe('sha256:built-from-the-repo');
     const volume = one(resources, 'docker:index/volume:Volume', 'pipewatch-data').inputs;
+    expect(volume.name).toBe(`${PREFIX}-data`);
     expect(app.volumes).toEqual([{ volumeName: volume.name, containerPath: '/data' }]);
     expect(app.envs).toEqual(expect.arrayContaining(['PORT=8000', 'DATA_DIR=/data', 'QUEUE_DRIVER=sqlite', 'SQLITE_SYNCHRONOUS=FULL']));
     expect(app.healthcheck.tests).toEqual(['CMD', '/app/pipewatch', 'healthcheck']);
@@ -85,10 +95,12 @@ describe('local Docker stack', () => {
     expect(parsed.rule_files).toContain(`${RULES_DIR}/*.yml`);
     const job = parsed.scrape_configs.find((s) => s.job_name === 'pipewatch')!;
     const app = container(resources, 'pipewatch');
-    expect(job.static_configs[0]!.targets).toContain(`${app.name}:${app.ports[0].internal}`);
+    expect(job.static_configs[0]!.targets).toContain(`${app.networksAdvanced[0].aliases[0]}:${app.ports[0].internal}`);
     expect(job.metrics_path ?? '/metrics').toBe('/metrics');
 
-    expect(prometheus.command).toEqual(expect.arrayContaining([`--config.file=${CONFIG_FILE}`, '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d']));
+    expect(prometheus.command).toEqual([`--config.file=${CONFIG_FILE}`, '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d']);
+    // Whoever reaches the port could shut Prometheus down through the lifecycle API.
+    expect(prometheus.command.join(' ')).not.toContain('--web.enable-lifecycle');
     const tsdb = one(resources, 'docker:index/volume:Volume', 'prometheus-data').inputs;
     expect(prometheus.volumes).toEqual([{ volumeName: tsdb.name, containerPath: '/prometheus' }]);
     expect(one(resources, 'docker:index/remoteImage:RemoteImage', 'prometheus-image').inputs.name).toMatch(/^prom\/prometheus:v2\.53\.\d+$/);
@@ -115,7 +127,8 @@ describe('local Docker stack', () => {
     const { resources, outputs } = await up({ alertmanager: 'true' });
     const alertmanager = container(resources, 'alertmanager');
     const config = Bun.YAML.parse(uploadAt(container(resources, 'prometheus'), CONFIG_FILE)) as { alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
-    expect(config.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual([`${alertmanager.name}:9093`]);
+    expect(config.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual([`${alertmanager.networksAdvanced[0].aliases[0]}:9093`]);
+    expect(alertmanager.name).toBe(`${PREFIX}-alertmanager`);
     expect(Bun.YAML.parse(uploadAt(alertmanager, ALERTMANAGER_CONFIG))).toMatchObject({ route: { receiver: 'pipewatch' } });
     expect(outputs.alertmanagerUrl).toBe('http://127.0.0.1:9093');
   });
@@ -133,7 +146,7 @@ describe('local Docker stack', () => {
     // The datasource reaches the Prometheus container by its name and port on the network.
     const datasources = Bun.YAML.parse(files.grafanaDatasources) as { datasources: Array<{ uid: string; url: string }> };
     const prometheus = container(resources, 'prometheus');
-    expect(datasources.datasources.find((d) => d.uid === 'prometheus')!.url).toBe(`http://${prometheus.name}:${prometheus.ports[0].internal}`);
+    expect(datasources.datasources.find((d) => d.uid === 'prometheus')!.url).toBe(`http://${prometheus.networksAdvanced[0].aliases[0]}:${prometheus.ports[0].internal}`);
     expect(one(resources, 'docker:index/remoteImage:RemoteImage', 'grafana-image').inputs.name).toMatch(/^grafana\/grafana:11\.6\.\d+$/);
   });
 
@@ -178,6 +191,90 @@ describe('local Docker stack', () => {
     }
     const envs = secretInput<string[]>(one(run.resources, 'docker:index/container:Container', 'grafana').inputs.envs);
     expect(envs).toEqual({ secret: true, value: expect.arrayContaining([`GF_SECURITY_ADMIN_PASSWORD=${password}`]) });
+  });
+});
+
+describe('local stack with queueDriver=postgres', () => {
+  test('a pinned PostgreSQL container with a volume and a healthcheck; the service waits for it', async () => {
+    const { resources, outputs } = await up({ queueDriver: 'postgres' });
+    const image = one(resources, 'docker:index/remoteImage:RemoteImage', 'postgres-image').inputs.name as string;
+    expect(image).toMatch(/^postgres:\d+\.\d+/); // a minor version, not `latest` or a bare major
+    const postgres = container(resources, 'postgres');
+    expect(postgres.name).toBe(`${PREFIX}-postgres`);
+    expect(postgres.image).toBe('sha256:postgres-image');
+    const volume = one(resources, 'docker:index/volume:Volume', 'postgres-data').inputs;
+    expect(volume.name).toBe(`${PREFIX}-postgres-data`);
+    expect(postgres.volumes).toEqual([{ volumeName: volume.name, containerPath: '/var/lib/postgresql/data' }]);
+    expect(postgres.healthcheck.tests).toEqual(['CMD', 'pg_isready', '-U', 'pipewatch', '-d', 'pipewatch', '-h', '127.0.0.1']);
+    expect(postgres.wait).toBe(true);
+    expect(postgres.ports).toEqual([{ internal: 5432, external: 5432, ip: '127.0.0.1', protocol: 'tcp' }]);
+    const envs = secretInput<string[]>(one(resources, 'docker:index/container:Container', 'postgres').inputs.envs);
+    // The image's superuser is `postgres`; the service's role is made by the init script, with its own password.
+    expect(envs).toEqual({ secret: true, value: ['POSTGRES_USER=postgres', 'POSTGRES_PASSWORD=generated-Password-123', 'PIPEWATCH_DB_PASSWORD=generated-Password-123'] });
+    expect(ofType(resources, 'random:index/randomPassword:RandomPassword').map((r) => r.name).sort()).toEqual(['grafana-admin-password', 'postgres-admin-password', 'postgres-password']);
+    const init = (postgres.uploads as Array<{ file: string; content: string; permissions: string }>).find((u) => u.file.startsWith('/docker-entrypoint-initdb.d/'))!;
+    expect(init).toMatchObject({ content: POSTGRES_INIT_SQL, permissions: '0755' });
+    // A role with no attributes that owns the queue's database (checked against a real PostgreSQL
+    // when this was written: the role creates and owns tables, CREATE DATABASE/ROLE are refused).
+    expect(init.content).toContain('CREATE ROLE pipewatch LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE');
+    expect(init.content).toContain('CREATE DATABASE pipewatch OWNER pipewatch');
+    // No sqlite volume for the service.
+    expect(ofType(resources, 'docker:index/volume:Volume').map((v) => v.name).sort()).toEqual(['postgres-data', 'prometheus-data']);
+    expect(outputs.queueVolume).toBe(`${PREFIX}-postgres-data`);
+    expect(outputs.postgresPassword).toBe('generated-Password-123');
+  });
+
+  test('`replicas` service containers on the one queue, each a Prometheus target with its own instance label', async () => {
+    const { resources, outputs } = await up({ queueDriver: 'postgres', replicas: '3', pgPoolMax: '4' });
+    const replicas = ['pipewatch-1', 'pipewatch-2', 'pipewatch-3'].map((name) => container(resources, name));
+    const raw = ['pipewatch-1', 'pipewatch-2', 'pipewatch-3'].map((name) => one(resources, 'docker:index/container:Container', name));
+    expect(replicas.map((r) => r.name)).toEqual([`${PREFIX}-pipewatch-1`, `${PREFIX}-pipewatch-2`, `${PREFIX}-pipewatch-3`]);
+    expect(replicas.map((r) => r.ports[0].external)).toEqual([8000, 8001, 8002]);
+    expect(outputs.apiUrls).toEqual(['http://127.0.0.1:8000', 'http://127.0.0.1:8001', 'http://127.0.0.1:8002']);
+    const image = one(resources, 'docker:index/image:Image');
+    expect(ofType(resources, 'docker:index/image:Image')).toHaveLength(1); // one build, three containers
+    for (const [i, r] of raw.entries()) {
+      expect(replicas[i]!.image).toBe('sha256:built-from-the-repo');
+      expect(image.name).toBe('pipewatch-image');
+      const envs = secretInput<string[]>(r.inputs.envs);
+      // The password is in the env: the whole list stays secret.
+      expect(envs.secret).toBe(true);
+      expect(envs.value).toEqual(
+        expect.arrayContaining(['QUEUE_DRIVER=postgres', 'PGHOST=postgres', 'PGPORT=5432', 'PGUSER=pipewatch', 'PGDATABASE=pipewatch', 'PGPASSWORD=generated-Password-123', 'PG_POOL_MAX=4']),
+      );
+      expect(envs.value.some((e) => e.startsWith('DATA_DIR='))).toBe(false);
+      expect(replicas[i]!.volumes).toEqual([]);
+    }
+    const prometheus = container(resources, 'prometheus');
+    const config = Bun.YAML.parse(uploadAt(prometheus, CONFIG_FILE)) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const job = config.scrape_configs.find((s) => s.job_name === 'pipewatch')!;
+    // Prometheus sets instance=<target>: three targets, three instance values.
+    expect(job.static_configs).toEqual([{ targets: ['pipewatch-1:8000', 'pipewatch-2:8000', 'pipewatch-3:8000'] }]);
+    expect(replicas.map((r) => `${r.networksAdvanced[0].aliases[0]}:${r.ports[0].internal}`)).toEqual(job.static_configs[0]!.targets);
+    // Everything else in the repo's file is kept.
+    const repo = Bun.YAML.parse(files.prometheusConfig) as Record<string, unknown>;
+    expect(Object.keys(config).sort()).toEqual(Object.keys(repo).sort());
+
+    const dir = mkdtempSync(join(temp, 'promtool-replicas-'));
+    writeFileSync(join(dir, 'prometheus.yml'), uploadAt(prometheus, CONFIG_FILE));
+    const check = Bun.spawnSync(['promtool', 'check', 'config', '--syntax-only', join(dir, 'prometheus.yml')], { stdout: 'pipe', stderr: 'pipe' });
+    expect(`${check.exitCode} ${check.stderr.toString()}`).toStartWith('0 ');
+  });
+
+  test('sqlite stays one container; bad combinations fail before anything is registered', async () => {
+    expect(ofType((await up({ queueDriver: 'sqlite' })).resources, 'docker:index/container:Container').map((c) => c.name).sort()).toEqual(['grafana', 'pipewatch', 'prometheus']);
+    await expect(up({ queueDriver: 'sqlite', replicas: '2' })).rejects.toThrow('invalid pipewatch:replicas=2: sqlite is one process');
+    expect(mocks.registered).toEqual([]);
+    await expect(up({ queueDriver: 'postgres', replicas: '3', prometheusPort: '8002' })).rejects.toThrow('invalid pipewatch:prometheusPort=8002: pipewatch:apiPort+2 already publishes that port');
+    await expect(up({ queueDriver: 'postgres', postgresPort: '3000' })).rejects.toThrow('invalid pipewatch:grafanaPort=3000: pipewatch:postgresPort already publishes');
+  });
+});
+
+describe('two local stacks on one Docker host', () => {
+  test('every name comes from the stack name', () => {
+    expect(stackPrefix('dev')).toBe('pipewatch-dev');
+    expect(stackPrefix('Team/Staging 2')).toBe('pipewatch-team-staging-2');
+    expect(stackName({ prefix: stackPrefix('a') }, 'prometheus')).not.toBe(stackName({ prefix: stackPrefix('b') }, 'prometheus'));
   });
 });
 

@@ -1,6 +1,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../monitoring-files';
 
@@ -12,7 +13,10 @@ export interface ServiceImageArgs {
   imageName: pulumi.Input<string>;
   /** Push to this registry; omitted: the image stays in the local Docker engine. */
   registry?: docker.types.input.Registry;
-  /** e.g. linux/amd64 for Cloud Run when building on an arm64 laptop. */
+  /**
+   * Platform of the image, e.g. linux/amd64 for Cloud Run. The build stage always runs on the
+   * builder's own platform and cross-compiles for this one (no emulation, where Bun crashes).
+   */
   platform?: string;
 }
 
@@ -31,7 +35,9 @@ export function serviceImage(name: string, args: ServiceImageArgs, opts?: pulumi
         context: REPO_ROOT,
         dockerfile: join(REPO_ROOT, DOCKERFILE),
         builderVersion: 'BuilderBuildKit',
-        args: { PIPEWATCH_COMMIT: sourceCommit() },
+        // The last commit that changed the binary, not HEAD: a README-only commit leaves every layer
+        // cached, so the image digest, and the running revision or container, stay as they are.
+        args: { PIPEWATCH_COMMIT: binaryCommit() },
         ...(args.platform ? { platform: args.platform } : {}),
       },
       buildOnPreview: false,
@@ -42,10 +48,30 @@ export function serviceImage(name: string, args: ServiceImageArgs, opts?: pulumi
   );
 }
 
-/** The commit being deployed (`-dirty` with uncommitted changes), baked into pipewatch_build_info. */
-export function sourceCommit(): string {
+/**
+ * What the image is built from: the build context's allow-list (Dockerfile.dockerignore) and the
+ * Dockerfile. Nothing else can change the binary.
+ */
+export function binaryInputs(root = REPO_ROOT): string[] {
+  const allowList = readFileSync(join(root, `${DOCKERFILE}.dockerignore`), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('!'))
+    .map((line) => line.slice(1).replace(/\/\*\*$/, ''));
+  return [...allowList, DOCKERFILE, `${DOCKERFILE}.dockerignore`];
+}
+
+/**
+ * The commit baked into pipewatch_build_info: the last one that touched a binary input
+ * (`-dirty` when one has uncommitted changes), so only a change to the binary changes the image.
+ */
+export function binaryCommit(root = REPO_ROOT): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=40'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const paths = binaryInputs(root);
+    const commit = git('log', '-1', '--format=%H', '--', ...paths);
+    if (!commit) return 'unknown';
+    return git('status', '--porcelain', '--untracked-files=all', '--', ...paths) ? `${commit}-dirty` : commit;
   } catch {
     return 'unknown';
   }

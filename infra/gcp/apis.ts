@@ -1,13 +1,21 @@
 import * as gcp from '@pulumi/gcp';
 
-/** APIs a fresh project needs for this stack. */
+/**
+ * APIs a fresh project needs for this stack. Service Usage is what enables the others (a project
+ * without it needs `gcloud services enable serviceusage.googleapis.com` once, see README); Cloud
+ * Resource Manager is what project IAM grants go through; SQL Admin creates Cloud SQL and backs
+ * Cloud Run's built-in Cloud SQL connection.
+ */
 export const REQUIRED_APIS = [
+  'serviceusage.googleapis.com',
+  'cloudresourcemanager.googleapis.com',
   'run.googleapis.com',
   'artifactregistry.googleapis.com',
   'secretmanager.googleapis.com',
   'monitoring.googleapis.com',
   'logging.googleapis.com',
   'iam.googleapis.com',
+  'sqladmin.googleapis.com',
 ] as const;
 
 /** Enables them; `pulumi destroy` leaves them enabled (other workloads in the project may use them). */

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import { COLLECTOR_HEALTH_PORT } from '../config';
 import type { GcpContext } from './context';
 
 /** Where Google's sidecar reads its RunMonitoring config from. */
@@ -68,6 +69,9 @@ export function collectorContainer(ctx: GcpContext, appContainerName: string): g
     image: ctx.config.collectorImage,
     dependsOns: [appContainerName],
     volumeMounts: [{ name: COLLECTOR_VOLUME, mountPath: COLLECTOR_CONFIG_DIR }],
+    // The sidecar's own health endpoint (as in Google's sample service): a hung collector is
+    // restarted instead of silently leaving the service without metrics.
+    livenessProbe: { httpGet: { path: '/liveness', port: COLLECTOR_HEALTH_PORT }, periodSeconds: 30, timeoutSeconds: 30 },
     resources: { limits: { cpu: '1', memory: '512Mi' }, cpuIdle: false },
   };
 }

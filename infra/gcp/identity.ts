@@ -3,10 +3,18 @@ import type { GcpContext } from './context';
 
 /**
  * Project-wide roles of the runtime identity, and nothing more: the collector writes metrics, both
- * containers write logs. Reading the RunMonitoring secret is granted on that one secret only
- * (see collector.ts). Pulling the image is the Cloud Run service agent's job, not this account's.
+ * containers write logs, and with the postgres queue Cloud Run's Cloud SQL connection opens as this
+ * account (roles/cloudsql.client: connect, nothing administrative; Cloud SQL has no narrower
+ * per-instance grant). Secrets are granted one by one (collector.ts, database.ts). Pulling the
+ * image is the Cloud Run service agent's job, not this account's.
  */
 export const RUNTIME_PROJECT_ROLES = ['roles/monitoring.metricWriter', 'roles/logging.logWriter'] as const;
+export const CLOUD_SQL_CLIENT_ROLE = 'roles/cloudsql.client';
+
+/** `<serviceName>-run`; stack config keeps it within the 6-30 characters an account id may have. */
+export function runtimeAccountId(serviceName: string): string {
+  return `${serviceName}-run`;
+}
 
 /** The dedicated service account the Cloud Run revision runs as (instead of the broad default one). */
 export function runtimeIdentity(ctx: GcpContext) {
@@ -14,13 +22,14 @@ export function runtimeIdentity(ctx: GcpContext) {
     'runtime',
     {
       project: ctx.project,
-      accountId: `${ctx.config.serviceName}-run`.slice(0, 30),
+      accountId: runtimeAccountId(ctx.config.serviceName),
       displayName: 'pipewatch Cloud Run runtime (metric + log writer)',
     },
     { dependsOn: ctx.apis },
   );
   const member = account.email.apply((email) => `serviceAccount:${email}`);
-  const grants = RUNTIME_PROJECT_ROLES.map(
+  const roles = [...RUNTIME_PROJECT_ROLES, ...(ctx.config.queueDriver === 'postgres' ? [CLOUD_SQL_CLIENT_ROLE] : [])];
+  const grants = roles.map(
     (role) => new gcp.projects.IAMMember(`runtime-${role.split('/')[1]!.replace('.', '-')}`, { project: ctx.project, role, member }),
   );
   return { account, member, grants };

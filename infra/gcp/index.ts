@@ -5,25 +5,35 @@ import { alertPolicies } from './alerting';
 import { enableApis } from './apis';
 import { collectorConfig } from './collector';
 import type { GcpContext } from './context';
+import { queueDatabase } from './database';
 import { runtimeIdentity } from './identity';
 import { imageRegistry } from './registry';
 import { cloudRunService } from './service';
 
 /**
- * The GCP stack: image in Artifact Registry, Cloud Run with the Managed Prometheus sidecar under a
- * dedicated least-privilege identity, and Cloud Monitoring alert policies mirroring the repo's rules.
+ * The GCP stack: image in Artifact Registry, Cloud SQL for the shared queue (queueDriver=postgres),
+ * Cloud Run with the Managed Prometheus sidecar under a dedicated least-privilege identity, and Cloud
+ * Monitoring alert policies mirroring the repo's rules, scoped to this stack's service.
  */
 export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: CloudAlert[] = readCloudAlerts()) {
-  const ctx: GcpContext = { ...settings, config, apis: enableApis(settings.project), labels: { app: 'pipewatch', stack: pulumi.getStack().toLowerCase().replace(/[^a-z0-9_-]/g, '-') } };
+  const ctx: GcpContext = {
+    ...settings,
+    config,
+    apis: enableApis(settings.project),
+    labels: { app: 'pipewatch', service: config.serviceName, stack: pulumi.getStack().toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63) },
+  };
 
   const registry = imageRegistry(ctx);
   const identity = runtimeIdentity(ctx);
   const collector = collectorConfig(ctx, identity.member);
+  const database = config.queueDriver === 'postgres' ? queueDatabase(ctx, identity.member) : undefined;
   const run = cloudRunService(ctx, {
     imageDigest: registry.image.repoDigest,
     serviceAccountEmail: identity.account.email,
     collectorVolume: collector.volume,
-    dependsOn: [...identity.grants, collector.access],
+    ...(database ? { database } : {}),
+    // The first revision reads both secrets and opens the database from its first second.
+    dependsOn: [...identity.grants, collector.access, ...(database ? [database.access, database.user, database.database] : [])],
   });
   const alerting = alertPolicies(ctx, alerts);
 
@@ -41,6 +51,11 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
     prometheusQueryApi: `https://monitoring.googleapis.com/v1/projects/${settings.project}/location/global/prometheus`,
     alertPoliciesUrl: `${console}/monitoring/alerting/policies?project=${settings.project}`,
     alertPolicyCount: alerting.policies.length,
+    queueDriver: config.queueDriver,
+    // Names only: the password stays in Secret Manager (`gcloud secrets versions access latest --secret=...`).
+    databaseInstance: database?.instance.name,
+    databaseConnectionName: database?.instance.connectionName,
+    databasePasswordSecret: database?.secret.secretId,
   };
-  return { outputs, resources: { ctx, registry, identity, collector, run, alerting } };
+  return { outputs, resources: { ctx, registry, identity, collector, database, run, alerting } };
 }

@@ -1,18 +1,22 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import { CLOUD_RUN_APP_PORT } from '../config';
 import { collectorContainer } from './collector';
 import type { GcpContext } from './context';
+import { CLOUDSQL_MOUNT, type QueueDatabase } from './database';
 
 export const APP_CONTAINER = 'pipewatch';
 /** The ingress port; Cloud Run routes requests only here and passes it to the app as PORT. */
-export const APP_PORT = 8000;
-/** The queue's SQLite file: Cloud Run's writable filesystem is in-memory, per instance (see README). */
+export const APP_PORT = CLOUD_RUN_APP_PORT;
+/** queueDriver=sqlite only: Cloud Run's writable filesystem is in-memory, per instance (see README). */
 export const DATA_DIR = '/data';
 
 export interface CloudRunArgs {
   imageDigest: pulumi.Input<string>;
   serviceAccountEmail: pulumi.Input<string>;
   collectorVolume: gcp.types.input.cloudrunv2.ServiceTemplateVolume;
+  /** queueDriver=postgres: the Cloud SQL socket volume and the connection's env. */
+  database?: Pick<QueueDatabase, 'volume' | 'envs'>;
   /** Created first: the revision reads the secret and writes as the account from its first second. */
   dependsOn: pulumi.Resource[];
 }
@@ -31,9 +35,13 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
     envs: [
       // /metrics only on this port, which no request from outside the instance can reach.
       { name: 'METRICS_PORT', value: String(config.metricsPort) },
-      { name: 'DATA_DIR', value: DATA_DIR },
-      { name: 'QUEUE_DRIVER', value: 'sqlite' },
-      { name: 'SQLITE_SYNCHRONOUS', value: config.sqliteSynchronous },
+      ...(args.database
+        ? args.database.envs
+        : [
+            { name: 'QUEUE_DRIVER', value: 'sqlite' },
+            { name: 'DATA_DIR', value: DATA_DIR },
+            { name: 'SQLITE_SYNCHRONOUS', value: config.sqliteSynchronous },
+          ]),
       { name: 'SHUTDOWN_GRACE_MS', value: String(config.shutdownGraceMs) },
       // Cloud Run stops routing to an instance before it sends SIGTERM: no drain window needed.
       { name: 'SHUTDOWN_DRAIN_MS', value: '0' },
@@ -46,6 +54,7 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
       cpuIdle: false,
       startupCpuBoost: true,
     },
+    volumeMounts: args.database ? [{ name: args.database.volume.name, mountPath: CLOUDSQL_MOUNT }] : [],
     startupProbe: { httpGet: { path: '/readyz', port: APP_PORT }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
     livenessProbe: { httpGet: { path: '/healthz', port: APP_PORT }, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 3 },
   };
@@ -57,6 +66,9 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
       location: ctx.region,
       name: config.serviceName,
       ingress: 'INGRESS_TRAFFIC_ALL',
+      // public=true: no IAM check on invocation. Unlike a roles/run.invoker binding for allUsers,
+      // this passes organisations with domain-restricted sharing.
+      invokerIamDisabled: config.public,
       // Explicit because the provider defaults to true, which makes `pulumi destroy` fail.
       deletionProtection: config.deletionProtection,
       labels: ctx.labels,
@@ -68,22 +80,11 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
         timeout: '60s',
         labels: ctx.labels,
         containers: [app, collectorContainer(ctx, APP_CONTAINER)],
-        volumes: [args.collectorVolume],
+        volumes: [args.collectorVolume, ...(args.database ? [args.database.volume] : [])],
       },
     },
     { dependsOn: [...ctx.apis, ...args.dependsOn] },
   );
 
-  // Public invocation only when config says so; otherwise callers need roles/run.invoker.
-  const publicInvoker = config.public
-    ? new gcp.cloudrunv2.ServiceIamMember('public-invoker', {
-        project: ctx.project,
-        location: ctx.region,
-        name: service.name,
-        role: 'roles/run.invoker',
-        member: 'allUsers',
-      })
-    : undefined;
-
-  return { service, publicInvoker };
+  return { service };
 }

@@ -1,6 +1,6 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { onNetwork, pulledImage, published, upload, type LocalContext } from './common';
+import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
 
 export const ALERTMANAGER_HOST = 'alertmanager';
 export const ALERTMANAGER_PORT = 9093;
@@ -29,7 +29,7 @@ export function alertmanagerContainer(ctx: LocalContext, webhookUrl?: pulumi.Out
   const container = new docker.Container(
     'alertmanager',
     {
-      name: ALERTMANAGER_HOST,
+      name: stackName(ctx, ALERTMANAGER_HOST),
       image: image.imageId,
       command: [`--config.file=${ALERTMANAGER_CONFIG}`, '--storage.path=/alertmanager'],
       uploads: [upload(ALERTMANAGER_CONFIG, alertmanagerConfig(webhookUrl))],

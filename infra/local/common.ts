@@ -5,9 +5,21 @@ import type { StackConfig } from '../config';
 /** What every container of the local stack shares. */
 export interface LocalContext {
   config: StackConfig;
+  /** `pipewatch-<stack>`: the start of every container, network and volume name of this stack. */
+  prefix: string;
   network: docker.Network;
   /** Labels that tell `docker ps` which Pulumi stack owns a container or volume. */
   labels: docker.types.input.ContainerLabel[];
+}
+
+/** `pipewatch-<stack>` in the characters Docker allows in names. */
+export function stackPrefix(stack: string): string {
+  return `pipewatch-${stack.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-')}`;
+}
+
+/** A container's or volume's name: unique per stack on this Docker host. */
+export function stackName(ctx: Pick<LocalContext, 'prefix'>, role: string): string {
+  return `${ctx.prefix}-${role}`;
 }
 
 /** A stack-owned image pulled by name; containers run it by image id (docker v5 has no `.latest`). */
@@ -15,7 +27,7 @@ export function pulledImage(name: string, image: string): docker.RemoteImage {
   return new docker.RemoteImage(name, { name: image, keepLocally: true });
 }
 
-/** Joins the stack's network under a fixed name: the repo's monitoring config addresses peers by it. */
+/** Joins the stack's network under a fixed alias: the repo's monitoring config addresses peers by it. */
 export function onNetwork(ctx: LocalContext, alias: string): docker.types.input.ContainerNetworksAdvanced[] {
   return [{ name: ctx.network.name, aliases: [alias] }];
 }

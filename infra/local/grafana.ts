@@ -2,12 +2,12 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { LocalMonitoringFiles } from '../monitoring-files';
-import { onNetwork, pulledImage, published, upload, type LocalContext } from './common';
+import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
+import { GRAFANA_DASHBOARDS_DIR, GRAFANA_HOST, GRAFANA_PORT, GRAFANA_PROVISIONING_DIR } from './topology';
 
-export const GRAFANA_PORT = 3000;
-export const PROVISIONING_DIR = '/etc/grafana/provisioning';
-/** The repo's dashboard provider (dashboards/provisioning/dashboards/pipewatch.yml) reads this folder. */
-export const DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
+export { GRAFANA_PORT } from './topology';
+export const PROVISIONING_DIR = GRAFANA_PROVISIONING_DIR;
+export const DASHBOARDS_DIR = GRAFANA_DASHBOARDS_DIR;
 
 /** The admin password from secret config, or a generated one kept (encrypted) in the stack's state. */
 export function grafanaAdminPassword(configured?: pulumi.Output<string>): pulumi.Output<string> {
@@ -26,7 +26,7 @@ export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles,
   const container = new docker.Container(
     'grafana',
     {
-      name: 'grafana',
+      name: stackName(ctx, GRAFANA_HOST),
       image: image.imageId,
       envs: pulumi.all([opts.adminPassword]).apply(([password]) => [
         `GF_SECURITY_ADMIN_USER=${ctx.config.grafanaAdminUser}`,
@@ -44,7 +44,7 @@ export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles,
         upload(`${PROVISIONING_DIR}/dashboards/pipewatch.yml`, files.grafanaDashboardProvider),
         ...files.dashboards.map((dashboard) => upload(`${DASHBOARDS_DIR}/${dashboard.name}`, dashboard.content)),
       ],
-      networksAdvanced: onNetwork(ctx, 'grafana'),
+      networksAdvanced: onNetwork(ctx, GRAFANA_HOST),
       ports: published(ctx, GRAFANA_PORT, ctx.config.grafanaPort),
       healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${GRAFANA_PORT}/api/health`], interval: '10s', timeout: '3s', startPeriod: '20s', retries: 5 },
       restart: 'unless-stopped',

@@ -2,32 +2,41 @@ import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig, StackSecrets } from '../config';
 import { readLocalMonitoringFiles, type LocalMonitoringFiles } from '../monitoring-files';
 import { alertmanagerContainer } from './alertmanager';
-import { hostUrl, type LocalContext } from './common';
+import { hostUrl, stackPrefix, type LocalContext } from './common';
 import { grafanaAdminPassword, grafanaContainer } from './grafana';
 import { stackNetwork } from './network';
+import { postgresContainer } from './postgres';
 import { prometheusContainer } from './prometheus';
-import { serviceContainer } from './service';
+import { serviceContainers } from './service';
 
 /**
- * The local stack: one Docker network with the service, Prometheus (repo config + rules) and Grafana
- * (repo provisioning + dashboards), optionally Alertmanager. Returns the stack outputs and, for tests, the resources.
+ * The local stack: one Docker network with the service (one container on sqlite, `replicas` on a
+ * PostgreSQL container with postgres), Prometheus (repo config + rules) and Grafana (repo
+ * provisioning + dashboards), optionally Alertmanager. Every name starts with `pipewatch-<stack>`.
+ * Returns the stack outputs and, for tests, the resources.
  */
 export function localStack(config: StackConfig, secrets: StackSecrets, files: LocalMonitoringFiles = readLocalMonitoringFiles()) {
-  const network = stackNetwork('pipewatch');
-  const ctx: LocalContext = { config, network, labels: [{ label: 'org.pipewatch.stack', value: `${pulumi.getProject()}/${pulumi.getStack()}` }] };
+  const prefix = stackPrefix(pulumi.getStack());
+  const network = stackNetwork(prefix);
+  const ctx: LocalContext = { config, prefix, network, labels: [{ label: 'org.pipewatch.stack', value: `${pulumi.getProject()}/${pulumi.getStack()}` }] };
 
-  const service = serviceContainer(ctx);
+  const postgres = config.queueDriver === 'postgres' ? postgresContainer(ctx) : undefined;
+  const service = serviceContainers(ctx, postgres);
   const alertmanager = config.alertmanager ? alertmanagerContainer(ctx, secrets.alertmanagerWebhookUrl) : undefined;
   const prometheus = prometheusContainer(ctx, files, {
     alertmanagerTarget: alertmanager?.target,
-    dependsOn: [service.container, ...(alertmanager ? [alertmanager.container] : [])],
+    serviceTargets: service.targets,
+    dependsOn: [...service.containers, ...(alertmanager ? [alertmanager.container] : [])],
   });
   const adminPassword = grafanaAdminPassword(secrets.grafanaAdminPassword);
   const grafana = grafanaContainer(ctx, files, { adminPassword, dependsOn: [prometheus.container] });
 
   const outputs = {
     target: 'local',
+    queueDriver: config.queueDriver,
     apiUrl: hostUrl(config, config.apiPort),
+    // One URL per service container (replica N on apiPort + N - 1).
+    apiUrls: service.containers.map((_, i) => hostUrl(config, config.apiPort + i)),
     swaggerUiUrl: hostUrl(config, config.apiPort, '/docs'),
     metricsUrl: hostUrl(config, config.apiPort, '/metrics'),
     prometheusUrl: hostUrl(config, config.prometheusPort),
@@ -37,7 +46,9 @@ export function localStack(config: StackConfig, secrets: StackSecrets, files: Lo
     // Secret output: `pulumi stack output grafanaAdminPassword --show-secrets` reveals it on purpose.
     grafanaAdminPassword: pulumi.secret(adminPassword),
     alertmanagerUrl: alertmanager ? hostUrl(config, config.alertmanagerPort) : undefined,
-    queueVolume: service.data.name,
+    queueVolume: service.data?.name ?? postgres?.data.name,
+    // psql from this host: `psql -h 127.0.0.1 -p 5432 -U pipewatch pipewatch` with this password.
+    postgresPassword: postgres ? pulumi.secret(postgres.password) : undefined,
   };
-  return { outputs, resources: { network, service, prometheus, grafana, alertmanager } };
+  return { outputs, resources: { network, postgres, service, prometheus, grafana, alertmanager } };
 }

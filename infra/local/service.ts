@@ -1,50 +1,64 @@
 import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
 import { serviceImage } from '../container/image';
-import { onNetwork, published, type LocalContext } from './common';
+import { onNetwork, published, stackName, type LocalContext } from './common';
+import type { PostgresContainer } from './postgres';
+import { DATA_DIR, SERVICE_PORT, serviceHost } from './topology';
 
-/** Name and in-network port the repo's prometheus.yml scrapes (`pipewatch:8000`). */
-export const SERVICE_HOST = 'pipewatch';
-export const SERVICE_PORT = 8000;
-export const DATA_DIR = '/data';
+export { DATA_DIR, SERVICE_HOST, SERVICE_PORT } from './topology';
 
-/** The service: built from the repo, its SQLite queue on a named volume that outlives the container. */
-export function serviceContainer(ctx: LocalContext) {
-  const image = serviceImage('pipewatch-image', { imageName: 'pipewatch:local' });
-  const data = new docker.Volume('pipewatch-data', { name: 'pipewatch-data', labels: ctx.labels });
-  const graceSeconds = Math.ceil(ctx.config.shutdownGraceMs / 1000);
-  const container = new docker.Container(
-    'pipewatch',
-    {
-      name: SERVICE_HOST,
-      // The local image id: a rebuild replaces the container even though the tag is unchanged.
-      image: image.repoDigest,
-      envs: [
-        'HOST=0.0.0.0',
-        `PORT=${SERVICE_PORT}`,
-        `DATA_DIR=${DATA_DIR}`,
-        'QUEUE_DRIVER=sqlite',
-        `SQLITE_SYNCHRONOUS=${ctx.config.sqliteSynchronous}`,
-        `SHUTDOWN_GRACE_MS=${ctx.config.shutdownGraceMs}`,
-        // Docker stops routing only when the container is gone: keep answering (readyz 503) for up to 1 s.
-        `SHUTDOWN_DRAIN_MS=${Math.min(1_000, ctx.config.shutdownGraceMs)}`,
-        `LOG_LEVEL=${ctx.config.logLevel}`,
-      ],
-      volumes: [{ volumeName: data.name, containerPath: DATA_DIR }],
-      networksAdvanced: onNetwork(ctx, SERVICE_HOST),
-      ports: published(ctx, SERVICE_PORT, ctx.config.apiPort),
-      healthcheck: { tests: ['CMD', '/app/pipewatch', 'healthcheck'], interval: '10s', timeout: '3s', startPeriod: '10s', retries: 3 },
-      restart: 'unless-stopped',
-      // SIGTERM, then the drain the service is configured for, before Docker kills it.
-      stopSignal: 'SIGTERM',
-      stopTimeout: graceSeconds + 2,
-      destroyGraceSeconds: graceSeconds + 2,
-      wait: true,
-      waitTimeout: 60,
-      labels: ctx.labels,
-    },
-    { deleteBeforeReplace: true }, // the fixed container name cannot exist twice
-  );
-  return { image, data, container };
+/**
+ * The service, built from the repo. sqlite: one container, its queue on a named volume that
+ * outlives it. postgres: `replicas` containers on one shared queue in the PostgreSQL container,
+ * each its own Prometheus target (`pipewatch-N:8000`), replica N published on apiPort + N - 1.
+ */
+export function serviceContainers(ctx: LocalContext, postgres?: PostgresContainer) {
+  const { config } = ctx;
+  const image = serviceImage('pipewatch-image', { imageName: `${ctx.prefix}:local` });
+  const data = postgres ? undefined : new docker.Volume('pipewatch-data', { name: stackName(ctx, 'data'), labels: ctx.labels });
+  const graceSeconds = Math.ceil(config.shutdownGraceMs / 1000);
+  const replicas = postgres ? config.replicas : 1;
+  const common = [
+    'HOST=0.0.0.0',
+    `PORT=${SERVICE_PORT}`,
+    `SHUTDOWN_GRACE_MS=${config.shutdownGraceMs}`,
+    // Docker stops routing only when the container is gone: keep answering (readyz 503) for up to 1 s.
+    `SHUTDOWN_DRAIN_MS=${Math.min(1_000, config.shutdownGraceMs)}`,
+    `LOG_LEVEL=${config.logLevel}`,
+  ];
+  const envs: pulumi.Input<string[]> = postgres
+    ? postgres.envs.apply((connection) => [...common, 'QUEUE_DRIVER=postgres', `PG_POOL_MAX=${config.pgPoolMax}`, ...connection])
+    : [...common, `DATA_DIR=${DATA_DIR}`, 'QUEUE_DRIVER=sqlite', `SQLITE_SYNCHRONOUS=${config.sqliteSynchronous}`];
+
+  const containers = Array.from({ length: replicas }, (_, i) => {
+    const host = serviceHost(i + 1, replicas);
+    return new docker.Container(
+      host,
+      {
+        name: stackName(ctx, host),
+        // The local image id: a rebuild replaces the container even though the tag is unchanged.
+        image: image.repoDigest,
+        envs,
+        volumes: data ? [{ volumeName: data.name, containerPath: DATA_DIR }] : [],
+        networksAdvanced: onNetwork(ctx, host),
+        ports: published(ctx, SERVICE_PORT, config.apiPort + i),
+        healthcheck: { tests: ['CMD', '/app/pipewatch', 'healthcheck'], interval: '10s', timeout: '3s', startPeriod: '10s', retries: 3 },
+        restart: 'unless-stopped',
+        // SIGTERM, then the drain the service is configured for, before Docker kills it.
+        stopSignal: 'SIGTERM',
+        stopTimeout: graceSeconds + 2,
+        destroyGraceSeconds: graceSeconds + 2,
+        wait: true,
+        waitTimeout: 60,
+        labels: ctx.labels,
+      },
+      // The name cannot exist twice; with postgres the service starts once its database is healthy.
+      { deleteBeforeReplace: true, ...(postgres ? { dependsOn: [postgres.container] } : {}) },
+    );
+  });
+  /** `host:port` of every replica, as Prometheus scrapes them. */
+  const targets = containers.map((_, i) => `${serviceHost(i + 1, replicas)}:${SERVICE_PORT}`);
+  return { image, data, containers, targets };
 }
 
-export type ServiceContainer = ReturnType<typeof serviceContainer>;
+export type ServiceContainers = ReturnType<typeof serviceContainers>;
