@@ -26,7 +26,7 @@ describe('local stack: Tempo', () => {
 
   test('tempoContainer: pinned image, config uploaded, blocks on a named volume, on the stack network', async () => {
     const { resources } = await mocks.run(() => {
-      const ctx = { config: readStackConfig().config, network: stackNetwork("pipewatch"), labels: [] };
+      const ctx = { config: readStackConfig().config, prefix: 'pipewatch-test', network: stackNetwork('pipewatch-test'), labels: [] };
       tempoContainer(ctx);
       return {};
     }, { target: 'local' });
@@ -36,6 +36,7 @@ describe('local stack: Tempo', () => {
     expect(c.command).toEqual([`-config.file=${TEMPO_CONFIG_FILE}`]);
     expect(c.volumes[0].containerPath).toBe('/var/tempo');
     expect(c.networksAdvanced[0].aliases).toEqual(['tempo']);
+    expect(c.name).toBe('pipewatch-test-tempo');
   });
 });
 

@@ -1,5 +1,5 @@
 import * as docker from '@pulumi/docker';
-import { onNetwork, pulledImage, published, upload, type LocalContext } from './common';
+import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
 
 /**
  * Tracing for the local stack (issue 13): Grafana Tempo in single-binary mode receiving OTLP/HTTP
@@ -66,11 +66,11 @@ export const PROMETHEUS_EXEMPLAR_FLAG = '--enable-feature=exemplar-storage';
 /** Tempo single binary with its config uploaded, its blocks on a named volume. */
 export function tempoContainer(ctx: LocalContext, image = TEMPO_IMAGE) {
   const pulled = pulledImage('tempo-image', image);
-  const data = new docker.Volume('tempo-data', { name: 'pipewatch-tempo-data', labels: ctx.labels });
+  const data = new docker.Volume('tempo-data', { name: stackName(ctx, 'tempo-data'), labels: ctx.labels });
   const container = new docker.Container(
     'tempo',
     {
-      name: TEMPO_HOST,
+      name: stackName(ctx, 'tempo'),
       image: pulled.imageId,
       command: [`-config.file=${TEMPO_CONFIG_FILE}`],
       uploads: [upload(TEMPO_CONFIG_FILE, tempoConfig())],
@@ -87,7 +87,8 @@ export function tempoContainer(ctx: LocalContext, image = TEMPO_IMAGE) {
 }
 
 /**
- * The wiring still to do in infra/local (owned by the infra engineer), in one place:
+ * The wiring still to do in infra/local (owned by the infra engineer), in one place (the host and
+ * ports above belong in topology.ts once wired):
  * - index.ts: `const tempo = tempoContainer(ctx)` before the service; the service `dependsOn` it;
  * - service.ts: append `serviceTracingEnv()` to the container's `envs`;
  * - prometheus.ts: append `PROMETHEUS_EXEMPLAR_FLAG` to the command;
