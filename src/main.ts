@@ -6,6 +6,7 @@ import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
 import { listen, openFilesLimit } from './server';
+import { logExportErrors } from './tracing/errors';
 import { traceLogMixin } from './tracing/log';
 import { tracingOptions } from './tracing/options';
 import { createTracing } from './tracing/provider';
@@ -17,6 +18,7 @@ async function main() {
   const tracingConfig = tracingOptions(config);
   const tracing = createTracing(tracingConfig);
   const log = createLogger(config.LOG_LEVEL, undefined, tracing && traceLogMixin(tracing.contexts));
+  if (tracing) logExportErrors(log);
   const metrics = createMetrics(buildInfo);
   const queue = await createQueue(config, { metrics, log, tracing });
 

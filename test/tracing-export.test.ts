@@ -102,6 +102,19 @@ describe('a real process exporting OTLP over HTTP', () => {
     expect(receiver.bodies.length - attempts).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  test('an unreachable collector is one warn line naming the error, not a crash and not a line per span', async () => {
+    const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() });
+    const deadUrl = `http://127.0.0.1:${closed.port}`;
+    closed.stop(true);
+    service = await startService({ env: tracingEnv('http/protobuf', { OTEL_EXPORTER_OTLP_ENDPOINT: deadUrl, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' }) });
+    for (let i = 0; i < 5; i++) await exercise(service.url);
+    const line = await logLine(service, (l) => String(l.msg).startsWith('trace export failed'));
+    expect(line).toMatchObject({ level: 'warn' });
+    expect(JSON.stringify(line)).not.toContain(deadUrl);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect(service.logs().filter((l) => String(l.msg).startsWith('trace export failed')).length).toBe(1);
+  }, 30_000);
+
   test('spans still in the batch are exported on SIGTERM', async () => {
     service = await startService({ env: tracingEnv('http/protobuf', { OTEL_BSP_SCHEDULE_DELAY: '600000', SHUTDOWN_DRAIN_MS: '0' }) });
     const { traceId } = await exercise(service.url);
