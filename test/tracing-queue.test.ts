@@ -149,6 +149,21 @@ describe('request -> enqueue -> attempt, one trace', () => {
     for (const secret of ['Zorblax', 'Quuxville', '117']) expect(dump).not.toContain(secret);
   });
 
+  test('an unsampled request: no span at all, and the job stores its unsampled context so the attempts stay unsampled', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const t = await traced({ QUEUE_DRIVER: 'sqlite', DATA_DIR: dataDir, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    const { id, traceId } = await t.submit();
+    for (let i = 0; i < 100 && (await t.queue.status(id))?.status !== 'succeeded'; i++) await Bun.sleep(20);
+    expect((await t.queue.status(id))?.status).toBe('succeeded');
+    expect(t.spans()).toEqual([]);
+    await t.close();
+    const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
+    const row = db.query('SELECT trace FROM jobs WHERE id = ?').get(id) as { trace: string };
+    db.close();
+    expect(row.trace).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+  });
+
   test('app_processing_seconds carries the attempt trace id as an exemplar on OpenMetrics scrapes', async () => {
     const t = await traced({});
     const { id } = await t.submit();

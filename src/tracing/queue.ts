@@ -55,16 +55,24 @@ export interface JobTracer {
   detached<F extends (...args: never[]) => unknown>(fn: F): F;
 }
 
+const noop = () => {};
 const NO_EXEMPLAR: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function jobTracer(tracing: Tracing): JobTracer {
   const { tracer, contexts } = tracing;
   return {
     enqueue() {
+      const parent = contexts.active();
+      const request = trace.getSpan(parent)?.spanContext();
+      if (request && !(request.traceFlags & TraceFlags.SAMPLED) && trace.isSpanContextValid(request)) {
+        // An unsampled request: a PRODUCER span would not be recorded either. The job stores the
+        // request's own (unsampled) context instead, so its attempts keep the decision.
+        return { trace: storedTrace(request), committed: noop, refused: noop };
+      }
       const span = tracer.startSpan(
         `send ${DESTINATION}`,
         { kind: SpanKind.PRODUCER, attributes: { [MESSAGING.system]: SYSTEM, [MESSAGING.destination]: DESTINATION, [MESSAGING.operationType]: 'send', [MESSAGING.operationName]: 'send' } },
-        contexts.active(),
+        parent,
       );
       const stored = storedTrace(span.spanContext());
       return {
