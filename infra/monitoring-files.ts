@@ -2,21 +2,22 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StackConfigError } from './config';
 import type { CloudAlert } from './monitoring/outputs';
+import { MONITORING_FILES } from './monitoring/paths';
 
 /** The repository this Pulumi project deploys; monitoring files are read from it at program run time. */
 export const REPO_ROOT = resolve(import.meta.dir, '..');
 
 /**
- * Where the monitoring engineer's files live. The stacks use them as they are, never copies, so a rule
+ * Where the monitoring engineer's files live (their one owner is infra/monitoring/paths.ts). The stacks use them as they are, never copies, so a rule
  * or dashboard changed in the repo reaches Prometheus, Grafana and Cloud Monitoring on the next `pulumi up`.
  */
 export const MONITORING_PATHS = {
-  prometheusConfig: 'infra/prometheus/prometheus.yml',
-  rulesDir: 'infra/prometheus/rules',
-  dashboardsDir: 'dashboards',
-  grafanaDatasources: 'dashboards/provisioning/datasources/prometheus.yml',
-  grafanaDashboardProvider: 'dashboards/provisioning/dashboards/pipewatch.yml',
-  cloudAlerts: 'infra/monitoring/generated/cloud-alerts.json',
+  prometheusConfig: MONITORING_FILES.prometheusConfig,
+  rulesDir: MONITORING_FILES.rulesDir,
+  dashboardsDir: MONITORING_FILES.dashboardsDir,
+  grafanaDatasources: MONITORING_FILES.grafanaDatasources,
+  grafanaDashboardProvider: MONITORING_FILES.grafanaDashboardProvider,
+  cloudAlerts: MONITORING_FILES.cloudAlerts,
 } as const;
 
 export interface RepoFile {

@@ -129,7 +129,7 @@ describe('local Docker stack', () => {
     const config = Bun.YAML.parse(uploadAt(container(resources, 'prometheus'), CONFIG_FILE)) as { alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
     expect(config.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual([`${alertmanager.networksAdvanced[0].aliases[0]}:9093`]);
     expect(alertmanager.name).toBe(`${PREFIX}-alertmanager`);
-    expect(Bun.YAML.parse(uploadAt(alertmanager, ALERTMANAGER_CONFIG))).toMatchObject({ route: { receiver: 'pipewatch' } });
+    expect(Bun.YAML.parse(uploadAt(alertmanager, ALERTMANAGER_CONFIG))).toMatchObject({ route: { receiver: 'ticket', group_by: ['job'] } });
     expect(outputs.alertmanagerUrl).toBe('http://127.0.0.1:9093');
   });
 

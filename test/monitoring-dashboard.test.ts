@@ -2,7 +2,8 @@ import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitoringConfig } from '../infra/monitoring/config';
-import { DASHBOARD_FILE, REPO_ROOT } from '../infra/monitoring/generate';
+import { REPO_ROOT } from '../infra/monitoring/generate';
+import { MONITORING_FILES } from '../infra/monitoring/paths';
 import { SEED_QUERIES } from '../dashboards/src/service-dashboard';
 
 interface Panel {
@@ -16,7 +17,7 @@ interface Panel {
 }
 
 /** Reads the committed JSON: what Grafana actually provisions. */
-const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, DASHBOARD_FILE), 'utf8')) as {
+const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, MONITORING_FILES.serviceDashboard), 'utf8')) as {
   schemaVersion: number;
   uid: string;
   templating: { list: Array<{ name: string; type: string; query: string; includeAll?: boolean; allValue?: string }> };

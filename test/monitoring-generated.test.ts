@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alertRules } from '../infra/monitoring/alerts';
 import { monitoringConfig, validateConfig, type MonitoringConfig } from '../infra/monitoring/config';
-import { DASHBOARD_FILE, monitoringFiles, REPO_ROOT } from '../infra/monitoring/generate';
+import { dashboardFiles } from '../dashboards/generate';
+import { monitoringFiles, REPO_ROOT } from '../infra/monitoring/generate';
+import { MONITORING_FILES } from '../infra/monitoring/paths';
 import { CLOUD_ALERTS, RULE_FILES } from '../infra/monitoring/outputs';
 import { readmeSectionOf } from '../infra/monitoring/readme';
 import { recordingRules } from '../infra/monitoring/recording-rules';
@@ -14,7 +16,7 @@ const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const RECORDED_NAME = /\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b/;
 
 describe('generated monitoring files', () => {
-  const files = monitoringFiles();
+  const files = { ...dashboardFiles(), ...monitoringFiles() };
 
   test('every committed file equals a fresh in-memory generation (run `bun run generate:monitoring` if this fails)', () => {
     const stale = Object.entries(files)
@@ -26,8 +28,11 @@ describe('generated monitoring files', () => {
   test('the expected files are generated at the paths the stacks mount', () => {
     expect(Object.keys(files).sort()).toEqual([
       'README.md',
-      DASHBOARD_FILE,
+      MONITORING_FILES.serviceDashboard,
       'dashboards/provisioning/dashboards/pipewatch.yml',
+      'infra/monitoring/generated/alertmanager.yml',
+      'infra/prometheus/tests/pipewatch-scenarios-1.test.yml',
+      'infra/prometheus/tests/pipewatch-scenarios-2.test.yml',
       'dashboards/provisioning/datasources/prometheus.yml',
       'infra/monitoring/generated/cloud-alerts.json',
       'infra/prometheus/prometheus.yml',
@@ -71,12 +76,12 @@ describe('generated monitoring files', () => {
   test('one source: a changed SLO target changes the rules, the alerts, the Cloud alerts and the dashboard lines together', () => {
     const stricter: MonitoringConfig = structuredClone(monitoringConfig);
     stricter.slo.availability.target = 0.999; // budget 0.001: fast burn 14.4x => 0.0144
-    const changed = monitoringFiles(stricter);
+    const changed = { ...dashboardFiles(stricter), ...monitoringFiles(stricter, REPO_ROOT, JSON.parse(dashboardFiles(stricter)[MONITORING_FILES.serviceDashboard]!)) };
     expect(changed[RULE_FILES.recording]).toContain('/ 0.001');
     expect(changed[RULE_FILES.alerts]).toContain('> 0.0144');
     expect(files[RULE_FILES.alerts]).not.toContain('> 0.0144');
     expect(changed[CLOUD_ALERTS]).toContain('> 0.0144');
-    const dashboard = JSON.parse(changed[DASHBOARD_FILE]!);
+    const dashboard = JSON.parse(changed[MONITORING_FILES.serviceDashboard]!);
     const ratioPanel = dashboard.panels.find((p: any) => p.title === '5xx error ratio vs SLO');
     expect(ratioPanel.fieldConfig.defaults.thresholds.steps.map((s: any) => s.value)).toContain(0.001);
     expect(changed['README.md']).toContain('99.9% of requests');
@@ -98,5 +103,11 @@ describe('generated monitoring files', () => {
       expect(alert.runbook.diagnose.length).toBeGreaterThan(0);
       expect(alert.runbook.mitigate.length).toBeGreaterThan(0);
     }
+  });
+
+  test('no import cycle: infra/monitoring never imports dashboards/ (dashboards render themselves from the monitoring source)', () => {
+    const glob = new Bun.Glob('infra/monitoring/**/*.ts');
+    const offenders = [...glob.scanSync({ cwd: REPO_ROOT })].filter((path) => /from '(\.\.\/)+dashboards\//.test(read(path)));
+    expect(offenders).toEqual([]);
   });
 });

@@ -1,26 +1,28 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { yamlFile } from '../monitoring/format';
+import { MONITORING_FILES } from '../monitoring/paths';
 import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
+import { ALERTMANAGER_HOST, ALERTMANAGER_PORT } from './topology';
 
-export const ALERTMANAGER_HOST = 'alertmanager';
-export const ALERTMANAGER_PORT = 9093;
+export { ALERTMANAGER_HOST, ALERTMANAGER_PORT };
 export const ALERTMANAGER_CONFIG = '/etc/alertmanager/alertmanager.yml';
 
 /**
- * Routing: everything to one receiver. With a webhook URL (secret config) alerts are posted there;
- * without one they are only listed in Alertmanager's UI.
+ * The repo's generated routing (infra/monitoring/generated/alertmanager.yml: critical -> page,
+ * warning -> ticket, group by job, inhibitions), uploaded as it is. With a webhook URL (secret
+ * config) both receivers post to it; without one alerts are only listed in Alertmanager's UI.
  */
-export function alertmanagerConfig(webhookUrl?: pulumi.Input<string>): pulumi.Output<string> {
-  return pulumi.output(webhookUrl).apply((url) =>
-    Bun.YAML.stringify(
-      {
-        route: { receiver: 'pipewatch', group_by: ['alertname', 'severity'], group_wait: '30s', group_interval: '5m', repeat_interval: '4h' },
-        receivers: [url ? { name: 'pipewatch', webhook_configs: [{ url, send_resolved: true }] } : { name: 'pipewatch' }],
-      },
-      null,
-      2,
-    ),
-  );
+export function alertmanagerConfig(webhookUrl?: pulumi.Input<string>, root = resolve(import.meta.dir, '../..')): pulumi.Output<string> {
+  const generated = readFileSync(join(root, MONITORING_FILES.alertmanagerConfig), 'utf8');
+  return pulumi.output(webhookUrl).apply((url) => {
+    if (!url) return generated;
+    const parsed = Bun.YAML.parse(generated) as { receivers: Array<Record<string, unknown>> };
+    for (const receiver of parsed.receivers) receiver.webhook_configs = [{ url, send_resolved: true }];
+    return yamlFile(parsed, `# ${MONITORING_FILES.alertmanagerConfig} with the stack's webhook added by infra/local/alertmanager.ts.\n`);
+  });
 }
 
 /** Optional Alertmanager (off by default), fed by the Prometheus container's rules. */

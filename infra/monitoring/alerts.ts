@@ -1,6 +1,7 @@
 import { durationSeconds, type BurnRatePolicy, type Duration, type MonitoringConfig, type Severity } from './config';
-import { selectors, type RecordingRule, type Ref } from './promql';
-import { round, type RecordingRules } from './recording-rules';
+import { byName, rateRatioOrZero, selectors, type RecordingRule, type Ref } from './promql';
+import { pct, round } from './format';
+import type { RecordingRules } from './recording-rules';
 
 /**
  * Alerts an on-call person can act on. Each carries a runbook (rendered into the README and
@@ -29,9 +30,50 @@ export interface AlertRule {
   summary: string;
   description: string;
   runbook: Runbook;
+  /** The failure this alert is for, and when its condition holds after that failure starts. */
+  timing: {
+    /** The failure, as the scenario tests stage it (e.g. "every POST /submit_data answered 503"). */
+    failure: string;
+    /** Seconds from the first failing scrape until the condition is true (before `for`). */
+    holdsAfterSeconds: number;
+  };
 }
 
-const pct = (ratio: number) => `${round(ratio * 100)}%`;
+/**
+ * Seconds from the first scrape that sees a failure until an alert's condition holds, when the
+ * failing share of a `window`-long rate goes from 0 to 1 and must pass `threshold` (`>=` or `>`).
+ * A counter series that did not exist before the failure (a first 5xx) only counts from its
+ * second sample, hence `newSeries`.
+ */
+function crossing(config: MonitoringConfig, threshold: number, window: Duration, { strict = true, newSeries = false } = {}): number {
+  const scrape = config.scrapeIntervalSeconds;
+  const intervals = durationSeconds(window) / scrape;
+  const needed = strict ? Math.floor(threshold * intervals) + 1 : Math.ceil(threshold * intervals);
+  return (Math.max(1, needed) - 1 + (newSeries ? 1 : 0)) * scrape;
+}
+
+/**
+ * Worst-case time-to-fire at the configured intervals: the failure starts just after a scrape
+ * (one scrape interval until a sample shows it), the condition then holds after `holds` seconds
+ * (plus one evaluation per level of recording rules read), must hold for `for`, and the rule may
+ * be evaluated up to one evaluation interval later.
+ */
+export function firesWithinSeconds(config: MonitoringConfig, alert: AlertRule, { inlined = false } = {}): number {
+  // Rule groups are evaluated independently, so each level of recording rules an alert reads
+  // through may lag one evaluation behind the raw samples (not when inlined, as in Cloud Monitoring).
+  const lag = inlined ? 0 : recordedDepth(alert.build) * config.evaluationIntervalSeconds;
+  return config.scrapeIntervalSeconds + alert.timing.holdsAfterSeconds + lag + durationSeconds(alert.for) + config.evaluationIntervalSeconds;
+}
+
+/** How many levels of recording rules an expression reads through (0: raw series only). */
+export function recordedDepth(build: (ref: Ref) => string): number {
+  let depth = 0;
+  build((rule) => {
+    depth = Math.max(depth, 1 + recordedDepth(rule.build));
+    return rule.record;
+  });
+  return depth;
+}
 
 export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRule[] {
   const s = selectors(config);
@@ -76,6 +118,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: () => `up${s.of()} == 0`,
       for: a.targetDown.for,
       severity: 'critical',
+      timing: { failure: 'the instance stops answering scrapes', holdsAfterSeconds: 0 },
       summary: `A ${job} instance cannot be scraped.`,
       description: `Prometheus has failed to scrape a ${job} instance (label instance) for ${a.targetDown.for}: the process is down, hung, or its /metrics port is unreachable. Nothing it does is visible while this lasts.`,
       runbook: {
@@ -90,6 +133,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: () => `absent(up${s.of()})`,
       for: a.targetMissing.for,
       severity: 'critical',
+      timing: { failure: 'the scrape job is removed from Prometheus (staleness markers end `up` at once)', holdsAfterSeconds: 0 },
       summary: `Prometheus has no ${job} target at all.`,
       description: `No series up{job="${job}"} exists for ${a.targetMissing.for}: the scrape config or service discovery lost the service, so every other pipewatch alert is blind.`,
       runbook: {
@@ -100,10 +144,66 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       },
     },
     {
+      alert: 'PipewatchSubmissionsFailing',
+      build: () => {
+        const f = a.submissionsFailing;
+        return `${rateRatioOrZero('job', `http_requests_total{${s.sli},status=~"5.."}`, `http_requests_total{${s.sli}}`, f.window)} >= ${f.threshold}`
+          + ` and sum by (job) (rate(http_requests_total{${s.sli}}[${f.window}])) >= ${f.minRequestsPerSecond}`;
+      },
+      for: a.submissionsFailing.for,
+      severity: 'critical',
+      timing: { failure: 'every POST /submit_data answered 503', holdsAfterSeconds: crossing(config, a.submissionsFailing.threshold, a.submissionsFailing.window, { strict: false, newSeries: true }) },
+      summary: `Most ${job} submissions are failing right now.`,
+      description: `At least ${pct(a.submissionsFailing.threshold)} of requests to ${config.sliRoutes.join(', ')} were answered with a 5xx over the last ${a.submissionsFailing.window}, for ${a.submissionsFailing.for}, with at least ${a.submissionsFailing.minRequestsPerSecond} requests/s (below that, the burn-rate alerts judge).`,
+      runbook: {
+        meaning: 'A near-total outage of the API: the fast symptom page, seconds-to-minutes after it starts (the burn-rate alerts follow later).',
+        impact: 'Citizens cannot submit records at all; their clients must retry.',
+        diagnose: ['`pipewatch_enqueue_rejections_total` by reason: storage (database/disk: see PipewatchQueueDatabaseUnreachable), capacity (backlog full), draining (instances shutting down and not coming back).', 'Dashboard "Requests/s by route and status": 503 or 500, one instance or all?', 'Service logs at error level; recent deploys (`pipewatch_build_info`).'],
+        mitigate: ['Storage: restore the database / free the disk; submissions recover by themselves.', 'Capacity: scale processing (see PipewatchBacklogGrowing).', '500s after a deploy: roll back.'],
+      },
+    },
+    {
+      alert: 'PipewatchProcessingStalled',
+      build: (ref) => `${ref(r.backlog)} > 0 and sum by (job) (increase(pipewatch_job_outcomes_total${s.of()}[${a.processingStalled.window}])) == 0`,
+      for: a.processingStalled.for,
+      severity: 'critical',
+      timing: { failure: 'workers stop (202s continue, nothing processed)', holdsAfterSeconds: durationSeconds(a.processingStalled.window) - config.scrapeIntervalSeconds },
+      summary: `${job} has unfinished jobs but finished no processing attempt in ${a.processingStalled.window}.`,
+      description: `Jobs are queued or processing, yet no attempt finished (succeeded, retried or failed) on any instance over the last ${a.processingStalled.window}, for ${a.processingStalled.for}: the workers are stopped or stuck. The window is longer than RETRY_MAX_MS, so parked retries alone do not trip it.`,
+      runbook: {
+        meaning: 'The fast symptom page for a processing stall: work is waiting and nothing completes.',
+        impact: 'Accepted records are not processed; the backlog grows until submissions are refused.',
+        diagnose: ['Dashboard "Jobs in flight": at WORKER_CONCURRENCY = stuck in a slow dependency; at 0 = workers not running.', 'Service logs of each instance for the worker loop; `pipewatch_queue_wait_seconds`.', 'Shared queue: is any instance holding the leader lease (`pipewatch_queue_leader`) and are its database calls succeeding (`pipewatch_db_up`)?'],
+        mitigate: ['Restart the stalled instance(s): leases expire after LEASE_MS and another worker claims the jobs.', 'Fix or roll back what made processing hang.'],
+      },
+    },
+    {
+      alert: 'PipewatchQueueDatabaseUnreachable',
+      build: () => {
+        const d = a.databaseUnreachable;
+        return `count by (job) (pipewatch_db_up${s.of()} == 0)`
+          + ` or sum by (job) (rate(pipewatch_enqueue_rejections_total${s.of('reason="storage"')}[${d.window}])) > ${d.storageRejectionsPerSecond}`;
+      },
+      for: a.databaseUnreachable.for,
+      severity: 'critical',
+      timing: { failure: "the queue's database stops answering", holdsAfterSeconds: 0 },
+      summary: `${job} cannot reach its queue's database.`,
+      description: `For ${a.databaseUnreachable.for}, an instance reports pipewatch_db_up == 0 (its last database round trip failed) or submissions are refused with 503 "storage" at more than ${a.databaseUnreachable.storageRejectionsPerSecond}/s over ${a.databaseUnreachable.window}. Accepted records are safe in the database; new ones are refused.`,
+      runbook: {
+        meaning: "The queue's storage (PostgreSQL, or the SQLite file's disk) does not accept writes.",
+        impact: 'Submissions are answered 503 with Retry-After; processing stops until the database is back. No accepted record is lost.',
+        diagnose: ['Dashboard database row: `pipewatch_db_errors_total` by SQLSTATE class (08 = connection, 53 = insufficient resources, 57 = operator intervention/shutdown, 40 = serialization/deadlock).', 'Pool in use vs max: exhausted pool = slow queries or too many instances for the connection budget.', 'PostgreSQL: is the server up (`pg_isready`), failing over (Cloud SQL operations), out of connections? SQLite: `df` on the data dir.'],
+        mitigate: ['Bring the database back (restart, finish the failover, free disk); instances reconnect by themselves.', 'Connection budget exhausted: lower PG_POOL_MAX or the instance count.'],
+      },
+    },
+    {
       alert: 'PipewatchHighErrorRatio',
       build: (ref) => `${ref(r.errorRatio)} > ${a.httpErrorRatio.threshold}`,
       for: a.httpErrorRatio.for,
-      severity: 'critical',
+      // A ticket: the fast symptom page is PipewatchSubmissionsFailing; at critical this alert paged
+      // 5.5 min after a 45 s outage had already ended.
+      severity: 'warning',
+      timing: { failure: 'every POST /submit_data answered 503', holdsAfterSeconds: crossing(config, a.httpErrorRatio.threshold, config.rateWindow, { newSeries: true }) },
       summary: `More than ${pct(a.httpErrorRatio.threshold)} of ${job} API requests fail with 5xx.`,
       description: `Over ${config.rateWindow}, more than ${pct(a.httpErrorRatio.threshold)} of requests to ${config.sliRoutes.join(', ')} were answered with a 5xx for ${a.httpErrorRatio.for}.`,
       runbook: {
@@ -118,6 +218,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: (ref) => `${ref(r.latencyQuantiles[2]!)} > ${a.latencyP99.thresholdSeconds}`,
       for: a.latencyP99.for,
       severity: 'warning',
+      timing: { failure: 'every request takes over a second', holdsAfterSeconds: crossing(config, 0.01, config.rateWindow) },
       summary: `${job} p99 latency is above ${a.latencyP99.thresholdSeconds} s on a route.`,
       description: `The 99th percentile of HTTP request duration on an SLI route (label route) has been above ${a.latencyP99.thresholdSeconds} s for ${a.latencyP99.for}, over ${config.rateWindow}.`,
       runbook: {
@@ -132,6 +233,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: (ref) => `${ref(r.processingFailureRatio)} > ${a.processingFailureRatio.threshold}`,
       for: a.processingFailureRatio.for,
       severity: 'warning',
+      timing: { failure: 'every processing attempt fails', holdsAfterSeconds: crossing(config, a.processingFailureRatio.threshold, config.rateWindow) },
       summary: `More than ${pct(a.processingFailureRatio.threshold)} of ${job} processing attempts fail.`,
       description: `Over ${config.rateWindow}, more than ${pct(a.processingFailureRatio.threshold)} of processing attempts failed for ${a.processingFailureRatio.for} (app_errors_total / app_processing_seconds_count). Failed attempts are retried; persistent failure dead-letters jobs.`,
       runbook: {
@@ -143,9 +245,11 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
     },
     {
       alert: 'PipewatchBacklogGrowing',
-      build: (ref) => `${ref(r.backlog)} > ${a.backlogGrowing.minJobs} and sum by (job) (deriv(pipewatch_queue_jobs${s.of('state=~"queued|processing"')}[${a.backlogGrowing.window}])) > 0`,
+      // deriv of the recorded (per-queue deduplicated) backlog; inlined for Cloud Monitoring as a subquery.
+      build: (ref) => `${ref(r.backlog)} > ${a.backlogGrowing.minJobs} and deriv(${ref(r.backlog)}[${a.backlogGrowing.window}${ref === byName ? '' : ':'}]) > 0`,
       for: a.backlogGrowing.for,
       severity: 'warning',
+      timing: { failure: `the backlog passes ${a.backlogGrowing.minJobs} jobs while growing`, holdsAfterSeconds: 0 },
       summary: `${job} has more than ${a.backlogGrowing.minJobs} unfinished jobs and the backlog keeps growing.`,
       description: `The queue holds more than ${a.backlogGrowing.minJobs} queued or processing jobs and has grown over the last ${a.backlogGrowing.window}, for ${a.backlogGrowing.for}: workers are not keeping up with submissions.`,
       runbook: {
@@ -160,6 +264,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: (ref) => `${ref(r.utilisation)} > ${a.queueNearCapacity.utilisation}`,
       for: a.queueNearCapacity.for,
       severity: 'warning',
+      timing: { failure: `the backlog passes ${pct(a.queueNearCapacity.utilisation)} of QUEUE_CAPACITY`, holdsAfterSeconds: 0 },
       summary: `${job}'s queue is more than ${pct(a.queueNearCapacity.utilisation)} full.`,
       description: `Unfinished jobs exceed ${pct(a.queueNearCapacity.utilisation)} of QUEUE_CAPACITY for ${a.queueNearCapacity.for}; at 100% submissions are refused with 503.`,
       runbook: {
@@ -174,6 +279,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: (ref) => `${ref(r.oldestAge)} > ${a.oldestJobAge.thresholdSeconds}`,
       for: a.oldestJobAge.for,
       severity: 'warning',
+      timing: { failure: 'workers stop (202s continue, nothing processed)', holdsAfterSeconds: a.oldestJobAge.thresholdSeconds },
       summary: `A ${job} job has waited more than ${a.oldestJobAge.thresholdSeconds} s.`,
       description: `The oldest unfinished job is older than ${a.oldestJobAge.thresholdSeconds} s for ${a.oldestJobAge.for}: processing is stalled or far behind (long retry backoffs count too).`,
       runbook: {
@@ -188,6 +294,7 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
       build: () => `sum by (job) (increase(pipewatch_job_outcomes_total${s.of('outcome="failed"')}[${a.deadLettered.window}])) > 0`,
       for: a.deadLettered.for,
       severity: 'warning',
+      timing: { failure: 'a job is dead-lettered (every attempt of it failed)', holdsAfterSeconds: 0 },
       summary: `${job} dead-lettered jobs in the last ${a.deadLettered.window}.`,
       description: `At least one job failed all MAX_ATTEMPTS attempts in the last ${a.deadLettered.window} and was marked failed: its record will not be processed without intervention.`,
       runbook: {
@@ -210,11 +317,16 @@ export function alertRules(config: MonitoringConfig, r: RecordingRules): AlertRu
     const target = kind === 'availability' ? slo.availability.target : slo.latency.target;
     const name = `Pipewatch${kind === 'availability' ? 'Availability' : 'Latency'}BudgetBurn${fast ? 'Fast' : 'Slow'}`;
     const what = kind === 'availability' ? `The ${pct(target)} availability SLO of ${job}` : `The ${pct(target)} latency SLO (${slo.latency.thresholdSeconds} s) of ${job}`;
+    // Under a total failure the fastest pair decides: both its windows must pass factor x budget.
+    const holds = Math.min(...policy.windows.map((w) => Math.max(
+      crossing(config, w.factor * budget, w.long, { newSeries: kind === 'availability' }),
+      crossing(config, w.factor * budget, w.short, { newSeries: kind === 'availability' }))));
     alerts.push({
       alert: name,
       build: burnRate(policy, series, budget),
       for: policy.for,
       severity: policy.severity,
+      timing: { failure: kind === 'availability' ? 'every POST /submit_data answered 503' : 'every request takes over a second', holdsAfterSeconds: holds },
       labels: { slo: kind },
       summary: `${what} is burning its error budget ${fast ? 'fast' : 'slowly but steadily'}.`,
       description: burnDescription(what, policy, budget),

@@ -49,6 +49,12 @@ export interface MonitoringConfig {
   /** Thresholds of the symptom alerts; each has its own `for` so a blip does not page. */
   alerts: {
     targetDown: { for: Duration };
+    /** Fast symptom page: most submissions fail right now (short window, minimum-traffic guard). */
+    submissionsFailing: { threshold: number; window: Duration; minRequestsPerSecond: number; for: Duration };
+    /** Fast symptom page: nothing finished processing over `window` while jobs wait (window > RETRY_MAX_MS). */
+    processingStalled: { window: Duration; for: Duration };
+    /** The queue's storage is unreachable: pipewatch_db_up == 0 or storage rejections above a floor. */
+    databaseUnreachable: { window: Duration; storageRejectionsPerSecond: number; for: Duration };
     targetMissing: { for: Duration };
     httpErrorRatio: { threshold: number; for: Duration };
     latencyP99: { thresholdSeconds: number; for: Duration };
@@ -81,9 +87,17 @@ export const monitoringConfig: MonitoringConfig = {
   },
   alerts: {
     targetDown: { for: '2m' },
+    // >= 75% 5xx over 1 m, held 30 s: a total outage fires 75 s after its first failing scrape,
+    // while a blip shorter than a minute never holds 75% for 30 s. 0.5 req/s keeps a service
+    // with a few requests a minute (where one 503 is a third of a minute's traffic) out of it.
+    submissionsFailing: { threshold: 0.75, window: '1m', minRequestsPerSecond: 0.5, for: '30s' },
+    // 2 m without a single finished attempt (succeeded, retried or failed) while work is waiting;
+    // longer than RETRY_MAX_MS (30 s default), so a parked retry is due again inside the window.
+    processingStalled: { window: '2m', for: '1m' },
+    databaseUnreachable: { window: '1m', storageRejectionsPerSecond: 0.05, for: '1m' },
     targetMissing: { for: '5m' },
     httpErrorRatio: { threshold: 0.05, for: '5m' },
-    latencyP99: { thresholdSeconds: 0.5, for: '10m' },
+    latencyP99: { thresholdSeconds: 0.5, for: '3m' },
     // The seed's simulated pipeline fails 10% of attempts by design; retries absorb that.
     processingFailureRatio: { threshold: 0.25, for: '10m' },
     backlogGrowing: { minJobs: 1000, window: '15m', for: '15m' },

@@ -1,7 +1,8 @@
+import { inhibitions } from './alertmanager';
 import { runbookAnchor, type AlertRule } from './alerts';
 import type { MonitoringConfig } from './config';
 import { byName, type RecordingRule } from './promql';
-import { round } from './recording-rules';
+import { pct, round } from './format';
 
 /**
  * The README's Monitoring section, rendered from the same source as the rules and the dashboard,
@@ -10,7 +11,7 @@ import { round } from './recording-rules';
 
 export const README_MARKERS = { start: '<!-- section:monitoring -->', end: '<!-- /section:monitoring -->' } as const;
 
-interface DashboardJson {
+export interface DashboardJson {
   title: string;
   uid: string;
   panels: Array<{ type: string; title: string; description?: string; fieldConfig?: { defaults?: { unit?: string } }; targets?: Array<{ expr: string; legendFormat?: string }> }>;
@@ -18,9 +19,8 @@ interface DashboardJson {
 
 /** Inline code inside a Markdown table cell: pipes escaped so they do not split the cell. */
 const cellCode = (text: string) => `\`${text.replace(/\|/g, '\\|')}\``;
-const pct = (ratio: number) => `${round(ratio * 100)}%`;
 
-export function readmeSection(config: MonitoringConfig, input: { dashboard: DashboardJson; alerts: AlertRule[]; recordings: RecordingRule[]; screenshot?: string }): string {
+export function readmeSection(config: MonitoringConfig, input: { dashboard: DashboardJson; alerts: AlertRule[]; recordings: RecordingRule[]; pagesAfter: Map<string, string>; cloudPagesAfter: Map<string, string>; screenshot?: string }): string {
   const { dashboard, alerts, recordings } = input;
   const slo = config.slo;
   const lines: string[] = [];
@@ -37,15 +37,17 @@ export function readmeSection(config: MonitoringConfig, input: { dashboard: Dash
     '| --- | --- |',
     '| `infra/prometheus/prometheus.yml` | local stack Prometheus: scrapes `pipewatch:8000/metrics` (job `pipewatch`) and itself every ' + `${config.scrapeIntervalSeconds} s, loads \`/etc/prometheus/rules/*.yml\` |`,
     '| `infra/prometheus/rules/pipewatch-recording.yml`, `pipewatch-alerts.yml` | recording and alert rules (Prometheus 2.42+ / the stack\'s v2.53 LTS) |',
-    '| `infra/prometheus/tests/*.test.yml` | `promtool test rules` unit tests: every alert fires in one scenario and stays quiet in another |',
+    '| `infra/prometheus/tests/pipewatch-alerts.test.yml`, `pipewatch-slo-slow-burn.test.yml` | `promtool test rules` unit tests: every alert fires in one scenario and stays quiet in another (1 m / 5 m steps) |',
+    `| \`infra/prometheus/tests/pipewatch-scenarios.test.yml\` | failure and quiet scenarios at the real ${config.evaluationIntervalSeconds} s interval after 6 h of healthy history (\`infra/monitoring/scenarios.ts\`): they prove the "pages after" column below |`,
+    '| `infra/monitoring/generated/alertmanager.yml` | local stack Alertmanager: critical → receiver `page`, warning → `ticket`, grouped by `job`, inhibitions below (checked by `amtool check-config`) |',
     '| `infra/monitoring/generated/cloud-alerts.json` | GCP stack: Cloud Monitoring PromQL alert policies, same alerts with the recording rules inlined |',
     `| \`dashboards/${dashboard.uid}.json\` | Grafana 11.6 dashboard (schema from \`@grafana/grafana-foundation-sdk\` 11.6), built in \`dashboards/src/\` |`,
     '| `dashboards/provisioning/` | Grafana provisioning: datasource uid `prometheus` → `http://prometheus:9090`, dashboards from `/var/lib/grafana/dashboards` |',
     '',
     '```sh',
-    'bun run generate:monitoring          # re-render after editing infra/monitoring/ or dashboards/src/',
+    'bun run generate:monitoring          # dashboards/generate.ts, then infra/monitoring/generate.ts',
     'promtool test rules infra/prometheus/tests/*.test.yml',
-    'bun test test/monitoring-*.test.ts   # staleness, promtool, dashboard lint, end-to-end against a real Prometheus',
+    'bun test test/monitoring-*.test.ts   # staleness, promtool (incl. the 15 s scenarios), amtool, dashboard lint, live alerts, end-to-end',
     '```',
     '',
     '### SLOs',
@@ -91,8 +93,45 @@ export function readmeSection(config: MonitoringConfig, input: { dashboard: Dash
     out(`| \`${rule.record}${labels}\` | ${rule.help} | ${cellCode(rule.build(byName))} |`);
   }
 
-  out('', '### Alerts and runbooks', '', '| alert | severity | for | PromQL |', '| --- | --- | --- | --- |');
-  for (const alert of alerts) out(`| [${alert.alert}](#${runbookAnchor(alert.alert)}) | ${alert.severity} | ${alert.for} | ${cellCode(alert.build(byName))} |`);
+  out(
+    '', '### Alerts and runbooks', '',
+    `"Pages after" is each alert's worst-case time-to-fire at the configured ${config.scrapeIntervalSeconds} s scrape and ${config.evaluationIntervalSeconds} s evaluation intervals, stated next to the`,
+    'alert in `infra/monitoring/alerts.ts` (one scrape until a sample shows the failure, the time until the condition holds, `for`, one',
+    'evaluation). "scenario-tested": `pipewatch-scenarios-{1,2}.test.yml` stage that failure after healthy history (6 h where a burn-rate',
+    'window decides, 1 h elsewhere: a shorter history only makes long-window ratios larger, so "quiet" with it is the stricter claim) and check the alert is',
+    'firing at that bound less one evaluation interval (promtool evaluates right on the sample) and not at the failure\'s start.',
+    'Goals met by the scenarios: a total outage of submissions pages (PipewatchSubmissionsFailing) in under 2 minutes, a processing',
+    'stall (PipewatchProcessingStalled) and a latency collapse (PipewatchHighLatencyP99) alert in under 5, an instance loss',
+    '(PipewatchTargetDown) in under 3; and no alert at all (page or ticket) fires in the 15 minutes after a healthy hour, for a service',
+    'with 4 requests a minute and one 503 an hour, after a 45 s total outage, or through a rolling restart\'s 503 `draining`, one failed',
+    'scrape and counters starting again from 0. The scenarios also check that the backlog rule',
+    'counts a shared queue once (3 instances, leader hand-over overlap) and sums 3 sqlite instances\' own queues.',
+    '',
+    'Live check (`test/monitoring-live-alerts.test.ts`): a real service whose every processing attempt takes 10 minutes and whose',
+    'QUEUE_CAPACITY is 3 (so it stalls, then answers every submission 503), scraped by a real Prometheus. The intervals, and the',
+    'windows and `for` of the two fast pages, are 15x shorter there (1 s); PipewatchSubmissionsFailing and PipewatchProcessingStalled',
+    'must fire within the same formula\'s bound (7 s and 14 s, i.e. 105 s and 3.5 min at 15 s) plus a few seconds of slack for a loaded',
+    'machine. The figures above are the 15 s ones.',
+    '',
+    '**On GCP** (Cloud Monitoring PromQL policies from `cloud-alerts.json`) the same expressions run with the recording rules inlined,',
+    "`duration` = the rule's `for` (the condition must be true at every evaluation for that long, as in Prometheus), but the policy is",
+    'evaluated every 60 s (`evaluationInterval` in infra/gcp/alerting.ts) over data the Cloud Run collector scrapes every 30 s (stack',
+    'config `scrapeInterval`); Managed Prometheus\'s ingestion delay comes on top and is not included. The "on GCP" column is the same',
+    'bound at those intervals. Cloud Monitoring has no inhibition rules: every policy opens its own incidents and notifies on its own,',
+    'with its severity (critical → CRITICAL, warning → WARNING) for routing by channel. With a 30 s scrape the 1 m windows of the fast symptom alerts hold only two or three samples; set `scrapeInterval: 15s`',
+    'on a stack that pages from them.',
+    '',
+    '| alert | severity | for | pages after | on GCP | PromQL |', '| --- | --- | --- | --- | --- | --- |',
+  );
+  for (const alert of alerts) out(`| [${alert.alert}](#${runbookAnchor(alert.alert)}) | ${alert.severity} | ${alert.for} | ${input.pagesAfter.get(alert.alert) ?? ''} | ${input.cloudPagesAfter.get(alert.alert) ?? ''} | ${cellCode(alert.build(byName))} |`);
+  out(
+    '',
+    '**Alertmanager** (local stack, `infra/monitoring/generated/alertmanager.yml`): critical alerts go to receiver `page`, warnings to',
+    '`ticket`, grouped by `job`; the stack\'s webhook (secret `alertmanagerWebhookUrl`) is added to both. Inhibitions (same `job`), so one',
+    'cause pages once:',
+    '',
+    ...inhibitions(alerts).map((rule) => `- **${rule.source}** holds back ${rule.targets.join(', ')}: ${rule.why}.`),
+  );
   out('');
   for (const alert of alerts) {
     out(

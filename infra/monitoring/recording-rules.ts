@@ -1,10 +1,16 @@
 import { sloWindows, type Duration, type MonitoringConfig } from './config';
+import { round } from './format';
 import { leValue, rateRatioOrZero, selectors, type RecordingRule } from './promql';
 
 /**
  * Recording rules for the golden signals and the SLOs, named `level:metric:operations`
  * (https://prometheus.io/docs/practices/rules/). Aggregated to `job` (and `route` where a
  * route's view matters), so they stay cheap and read the same for one or many instances.
+ *
+ * Queue gauges are global to a queue (label `queue`): on a shared queue only the leader exports
+ * them, but during a leader hand-over two instances may both do so for a moment. So every rule
+ * first takes `max by (queue, ...)` (one value per queue) and only then sums across queues: right
+ * with one instance, several on one shared queue, and several sqlite instances with their own queue.
  */
 
 export const QUANTILES = [0.5, 0.95, 0.99] as const;
@@ -50,11 +56,11 @@ export function recordingRules(config: MonitoringConfig) {
     `sum by (job) (rate(pipewatch_jobs_enqueued_total${s.of()}[${w}]))`);
 
   // --- Queue: backlog, saturation, age ---
-  const backlog = rule('job:pipewatch_queue_backlog_jobs:sum', 'Unfinished jobs (queued + processing).', () =>
-    `sum by (job) (pipewatch_queue_jobs${s.of('state=~"queued|processing"')})`);
-  const utilisation = rule('job:pipewatch_queue_utilisation:ratio', 'Backlog as a share of QUEUE_CAPACITY (at 1, submissions get 503).', (ref) =>
-    `${ref(backlog)} / sum by (job) (pipewatch_queue_capacity_jobs${s.of()})`);
-  const oldestAge = rule('job:pipewatch_queue_oldest_job_age_seconds:max', 'Age of the oldest unfinished job on any instance.', () =>
+  const backlog = rule('job:pipewatch_queue_backlog_jobs:sum', 'Unfinished jobs (queued + processing), each queue counted once.', () =>
+    `sum by (job) (max by (job, queue, state) (pipewatch_queue_jobs${s.of('state=~"queued|processing"')}))`);
+  const utilisation = rule('job:pipewatch_queue_utilisation:ratio', 'Backlog as a share of QUEUE_CAPACITY (at 1, submissions get 503), each queue counted once.', (ref) =>
+    `${ref(backlog)} / sum by (job) (max by (job, queue) (pipewatch_queue_capacity_jobs${s.of()}))`);
+  const oldestAge = rule('job:pipewatch_queue_oldest_job_age_seconds:max', 'Age of the oldest unfinished job of any queue.', () =>
     `max by (job) (pipewatch_queue_oldest_job_age_seconds${s.of()})`);
 
   // --- SLOs: error ratios over every burn-rate window, budget remaining over the period ---
@@ -89,8 +95,3 @@ export function recordingRules(config: MonitoringConfig) {
 }
 
 export type RecordingRules = ReturnType<typeof recordingRules>;
-
-/** Float noise such as 1 - 0.995 = 0.0050000000000000044 would otherwise end up in the rules. */
-export function round(value: number): number {
-  return Number(value.toPrecision(12));
-}
