@@ -69,7 +69,7 @@ describe('on a real process', () => {
     expect(await metric('http_requests_total{method="GET",route="__unmatched__",status="404"}')).toBe(before);
   });
 
-  test('two POSTs pipelined in one write: Bun 1.4.5 answers neither; the committed one is recorded as 499, not as a sent 202', async () => {
+  test('two POSTs pipelined in one write: Bun 1.4.5 answers neither; neither is stored, and they are recorded as 499, not as a sent 202', async () => {
     const sent202 = await metric('http_requests_total{method="POST",route="/submit_data",status="202"}');
     const unsent = await metric('http_requests_total{method="POST",route="/submit_data",status="499"}');
     const enqueued = await metric('pipewatch_jobs_enqueued_total');
@@ -77,13 +77,14 @@ describe('on a real process', () => {
     // Upstream behaviour (oven-sh/bun #33664, #35036, #38128): zero bytes, connection closed.
     // When this fails, Bun delivers pipelined answers: update the README's operations section.
     expect({ text, closed }).toEqual({ text: '', closed: true });
-    expect(await metric('pipewatch_jobs_enqueued_total')).toBe(enqueued + 1);
+    // The queue leaves out of its commit a submission whose connection is already gone: nothing is
+    // stored that the client was never told about, so its retry does not duplicate the record.
+    expect(await metric('pipewatch_jobs_enqueued_total')).toBe(enqueued);
     expect(await metric('http_requests_total{method="POST",route="/submit_data",status="202"}')).toBe(sent202);
     expect(await metric('http_requests_total{method="POST",route="/submit_data",status="499"}')).toBe(unsent + 1);
     for (let i = 0; i < 40 && !service.logs().some((l) => l.status === 499); i++) await Bun.sleep(25);
     expect(service.logs().filter((l) => l.msg === 'request' && l.status === 202 && l.route === '/submit_data')).toHaveLength(0);
-    const warning = service.logs().find((l) => String(l.msg).startsWith('submission committed but its connection closed'));
-    expect(warning?.id).toBeString();
+    expect(service.logs().filter((l) => String(l.msg).startsWith('submission committed but its connection closed'))).toEqual([]);
     // One request per write is answered as usual on the same kind of connection.
     const single = await rawExchange(service.port, post('Connection: close\r\n'));
     expect(single.text).toStartWith('HTTP/1.1 202 Accepted');

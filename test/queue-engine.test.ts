@@ -262,3 +262,15 @@ test('a commit that keeps failing (disk full) is logged once per interval with a
   expect(failures[0]).toMatchObject({ level: 'error', code: 'SQLITE_CONSTRAINT_UNIQUE' });
   expect(lines.filter((line) => line.msg === 'queue commits succeed again')).toEqual([expect.objectContaining({ suppressed: refused - 1 })]);
 }, TIMEOUT_MS);
+
+test('a submission whose request is already gone when its batch commits is left out (not stored, rejected); the rest of the batch is stored', async () => {
+  const { queue } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
+  const gone = new AbortController();
+  const kept = queue.enqueue(RECORD, { signal: new AbortController().signal });
+  const dropped = queue.enqueue(RECORD, { signal: gone.signal });
+  gone.abort(); // the connection closes before the tick's commit
+  await expect(dropped).rejects.toMatchObject({ name: 'SubmissionAbortedError' });
+  const id = await kept;
+  expect((await queue.status(id))?.status).toBe('queued');
+  expect(queue.stats().depth.queued).toBe(1);
+}, TIMEOUT_MS);

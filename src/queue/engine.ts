@@ -5,7 +5,7 @@ import { retryDelayMs } from './backoff';
 import { monotonicClock, type Clock } from './clock';
 import { ProcessingFailure, type Processor } from './pipeline';
 import type { ClaimedJob, CommitRequest, CommitResult, JobStore, NewJob, Renewal, Settle } from './store';
-import { FAILURE_REASONS, QueueUnavailableError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
+import { FAILURE_REASONS, QueueUnavailableError, SubmissionAbortedError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
 
 export interface EngineOptions {
   concurrency: number;
@@ -21,6 +21,8 @@ export interface EngineOptions {
   random?: () => number;
   /** Shared stores: how often to look for due work while workers are free. */
   pollMs?: number;
+  /** Shared stores: how long a stored lease lasts before it must be renewed (at most leaseMs). */
+  sharedLeaseMs?: number;
   /** The engine's time source; see clock.ts for why it is monotonic. */
   clock?: Clock;
   /** Present only while tracing is on: PRODUCER spans for enqueues, CONSUMER spans for attempts. */
@@ -30,6 +32,10 @@ export interface EngineOptions {
 /** One tick's enqueues, committed together; every enqueue of the tick waits on the same promise. */
 interface Batch {
   jobs: NewJob[];
+  /** The request signal of each enqueue (undefined: none given). */
+  signals: Array<AbortSignal | undefined>;
+  /** Jobs left out of the commit because their request was already gone (by id). */
+  dropped: Set<string>;
   /** performance.now() of each enqueue, for the commit-latency histogram. */
   arrivals: number[];
   /** The PRODUCER span of each job (tracing on only). */
@@ -129,7 +135,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? monotonicClock();
     this.shared = store.ownership === 'shared';
-    this.storeLeaseMs = this.shared ? Math.min(options.leaseMs, SHARED_LEASE_MS) : options.leaseMs;
+    this.storeLeaseMs = this.shared ? Math.min(options.leaseMs, options.sharedLeaseMs ?? SHARED_LEASE_MS) : options.leaseMs;
     this.pollMs = options.pollMs ?? POLL_MS;
     this.drain = new DrainRate(this.clock);
     this.commitErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
@@ -173,7 +179,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.unwatchGauges = metrics.watchQueue(this);
   }
 
-  enqueue(record: Submission, options: { trace?: string | null } = {}): Promise<string> {
+  enqueue(record: Submission, options: { trace?: string | null; signal?: AbortSignal } = {}): Promise<string> {
     if (this.stopping) return Promise.reject(new QueueUnavailableError('draining', DRAINING_RETRY_AFTER_S));
     const pending = (this.batch?.jobs.length ?? 0) + this.enqueuesInFlight;
     if (this.counts.queued + this.counts.processing + pending >= this.options.capacity) {
@@ -181,15 +187,20 @@ export class JobQueue implements Queue, QueueGaugeSource {
     }
     let batch = this.batch;
     if (!batch) {
-      batch = this.batch = { jobs: [], arrivals: [], spans: [], committed: Promise.withResolvers<void>() };
+      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], spans: [], committed: Promise.withResolvers<void>() };
       this.scheduleFlush();
     }
     const id = Bun.randomUUIDv7();
     const span = this.options.tracer?.enqueue();
     if (span) batch.spans.push(span);
     batch.jobs.push({ id, record, trace: span?.trace ?? options.trace ?? null });
+    batch.signals.push(options.signal);
     batch.arrivals.push(performance.now());
-    return batch.committed.promise.then(() => id);
+    const { dropped } = batch;
+    return batch.committed.promise.then(() => {
+      if (dropped.has(id)) throw new SubmissionAbortedError();
+      return id;
+    });
   }
 
   async status(id: string): Promise<JobStatus | undefined> {
@@ -217,7 +228,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    const every = Math.min(this.shared ? this.pollMs : 1000, Math.max(50, Math.floor(this.options.leaseMs / 4)));
+    const every = Math.max(20, Math.min(this.shared ? Math.min(this.pollMs, this.storeLeaseMs / 4) : 1000, Math.floor(this.options.leaseMs / 4)));
     this.maintenanceTimer = setInterval(() => this.maintain(), every);
     this.maintenanceTimer.unref?.();
     this.scheduleFlush();
@@ -312,7 +323,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
       this.armDueTimer(now);
       return;
     }
-    const batch = this.batch;
+    const batch = this.batch && this.withoutAbandoned(this.batch);
     this.batch = undefined;
     const request: CommitRequest = {
       now,
@@ -338,6 +349,30 @@ export class JobQueue implements Queue, QueueGaugeSource {
           this.scheduleFlush();
         }
       });
+  }
+
+  /**
+   * Leaves out the submissions whose request is already gone (the client closed the connection,
+   * or Bun 1.4.5 closed it under pipelined requests): their 202 could never be sent, and a client
+   * that retries would otherwise have its record stored twice.
+   */
+  private withoutAbandoned(batch: Batch): Batch {
+    if (!batch.signals.some((signal) => signal?.aborted)) return batch;
+    const kept: Batch = { ...batch, jobs: [], signals: [], arrivals: [], spans: [] };
+    batch.jobs.forEach((job, i) => {
+      // With tracing on every job has its PRODUCER span at the same index.
+      const span = batch.spans[i];
+      if (batch.signals[i]?.aborted) {
+        batch.dropped.add(job.id);
+        span?.refused('aborted');
+        return;
+      }
+      kept.jobs.push(job);
+      kept.signals.push(batch.signals[i]);
+      kept.arrivals.push(batch.arrivals[i]!);
+      if (span) kept.spans.push(span);
+    });
+    return kept;
   }
 
   private committed(request: CommitRequest, batch: Batch | undefined, renewing: Running[], result: CommitResult): void {

@@ -75,6 +75,14 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/** The submission's request was gone (connection closed) before its commit: it was not stored. */
+export class SubmissionAbortedError extends Error {
+  override name = 'SubmissionAbortedError';
+  constructor() {
+    super('the connection closed before the submission was stored; nothing was stored');
+  }
+}
+
 /** The data dir or queue file cannot be used; the one-line message names DATA_DIR and what to fix. */
 export class QueueStartError extends Error {
   override name = 'QueueStartError';
@@ -83,9 +91,10 @@ export class QueueStartError extends Error {
 export interface Queue {
   /**
    * Resolves with the job id once the submission is as durable as the driver promises (sqlite: its
-   * row is committed). `trace` is stored beside the job in the same commit (see NewJob). Rejects with QueueUnavailableError when full, draining or unable to commit.
+   * row is committed). `trace` is stored beside the job in the same commit (see NewJob). Rejects with QueueUnavailableError when full, draining or unable to commit,
+   * and with SubmissionAbortedError (nothing stored) when `signal` (the request's) was aborted before the commit.
    */
-  enqueue(submission: Submission, options?: { trace?: string | null }): Promise<string>;
+  enqueue(submission: Submission, options?: { trace?: string | null; signal?: AbortSignal }): Promise<string>;
   /** undefined for an unknown id. Rejects when the store cannot be read (a database away). */
   status(id: string): Promise<JobStatus | undefined>;
   /** A snapshot kept in memory (no I/O): counts, oldest job age, capacity, for gauges and readiness. */

@@ -4,7 +4,7 @@ import { ProblemError, ProblemSchema, invalidFields } from '../http/problem';
 import { seedOf } from '../http/seed';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { JobStateSchema, JobStatusSchema, QueueUnavailableError, type Queue, type Submission } from '../queue/types';
+import { JobStateSchema, JobStatusSchema, QueueUnavailableError, SubmissionAbortedError, type Queue, type Submission } from '../queue/types';
 import { readJsonBody } from './json-body';
 
 // Trimmed, single-line text: no leading/trailing white space, no control characters.
@@ -41,8 +41,13 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: L
         assertWellFormed(body);
         let id: string;
         try {
-          id = await queue.enqueue(body);
+          id = await queue.enqueue(body, { signal: request.signal });
         } catch (error) {
+          if (error instanceof SubmissionAbortedError) {
+            // Nobody is left to answer (recorded as 499); nothing was stored, so a retry is safe.
+            log.debug({}, 'submission dropped: its connection closed before the commit');
+            throw new ProblemError('queue-unavailable', `${capitalise(error.message)}.`);
+          }
           if (error instanceof QueueUnavailableError) {
             metrics.enqueueRejections.inc({ reason: error.reason });
             throw new ProblemError('queue-unavailable', `${capitalise(error.message)}; retry later.`, { 'retry-after': String(error.retryAfterSeconds) });

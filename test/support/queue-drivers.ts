@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { JobStore } from '../../src/queue/store';
 import { openMemoryStore } from '../../src/queue/stores/memory';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
+import { openSqliteStoreInThread } from '../../src/queue/stores/sqlite-thread';
 
 /**
  * The queue drivers the conformance suite (test/queue-conformance.test.ts) runs against, each a
@@ -76,10 +77,28 @@ export const sqliteDriver: DriverFixture = {
   },
 };
 
+/** The same sqlite store, run on a thread of its own (SQLITE_THREAD=worker). */
+export const sqliteThreadDriver: DriverFixture = {
+  name: 'sqlite-thread',
+  async create() {
+    const data = tempDataDir();
+    const open = async () => track(await openSqliteStoreInThread({ dataDir: data.dir, synchronous: 'NORMAL' }));
+    const store = await open();
+    return {
+      store,
+      reopen: open,
+      async dispose() {
+        await closeAll();
+        data.remove();
+      },
+    };
+  },
+};
+
 /** Closes every tracked store still open (a "dead" process's store is closed here, after the test). */
 export async function closeAll(): Promise<void> {
   for (const entry of opened.splice(0)) if (!entry.closed) await entry.store.close();
 }
 
 /** The drivers every conformance test runs against (postgres joins here). */
-export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver];
+export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, sqliteThreadDriver];
