@@ -177,10 +177,11 @@ describe('request -> enqueue -> attempt, one trace', () => {
 });
 
 describe('the trace column, through a real SQLite file and a restart', () => {
-  test('the PRODUCER context is committed beside the job (not in the record) and parents the attempt after a restart', async () => {
+  for (const thread of ['event-loop', 'worker'] as const)
+  test(`SQLITE_THREAD=${thread}: the PRODUCER context is committed beside the job (not in the record) and parents the attempt after a restart`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env = { QUEUE_DRIVER: 'sqlite', DATA_DIR: dataDir };
+    const env = { QUEUE_DRIVER: 'sqlite', DATA_DIR: dataDir, SQLITE_THREAD: thread };
     const before = await traced(env, { start: false });
     const { id, traceId } = await before.submit();
     const [producer] = ofKind(await before.waitFor((s) => ofKind(s, SpanKind.PRODUCER).length === 1), SpanKind.PRODUCER);
