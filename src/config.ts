@@ -1,5 +1,6 @@
 import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { PgTargetError, resolvePgTarget, SSL_MODES } from './db/connection';
 import { describeRule } from './schema-rule';
 import { TracingSettingError, tracingOptions } from './tracing/options';
 import { TracingSettings } from './tracing/settings';
@@ -11,6 +12,44 @@ import { TracingSettings } from './tracing/settings';
  */
 const Port = (description: string, dflt?: number) =>
   T.Integer({ minimum: 0, maximum: 65535, description, ...(dflt === undefined ? {} : { default: dflt }) });
+
+/** The PostgreSQL queue's connection (QUEUE_DRIVER=postgres); read only by that driver. */
+const POSTGRES_SETTINGS = {
+  DATABASE_URL: T.Optional(
+    T.String({
+      minLength: 1,
+      description:
+        'PostgreSQL queue: `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=…]`, or `postgres://USER:PASSWORD@/DATABASE?host=/socket/dir` for a unix socket (Cloud Run: `/cloudsql/PROJECT:REGION:INSTANCE`). Its parts win over the `PG*` variables. Never logged (the password is redacted).',
+    }),
+  ),
+  PGHOST: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL host name, or a unix-socket directory starting with `/` (default `localhost`), when `DATABASE_URL` is unset.' })),
+  PGPORT: T.Optional(Port('PostgreSQL port (default 5432).')),
+  PGUSER: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL role (default `postgres`).' })),
+  PGPASSWORD: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL password; never logged.' })),
+  PGDATABASE: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL database (default: the role name).' })),
+  PGSSLMODE: T.Optional(
+    T.Union(SSL_MODES.map((mode) => T.Literal(mode)), { description: 'TLS to PostgreSQL, as libpq: `disable` … `verify-full` (ignored on a unix socket).' }),
+  ),
+  PG_POOL_MAX: T.Integer({
+    minimum: 2,
+    maximum: 1000,
+    default: 10,
+    description: 'Connections each instance keeps to PostgreSQL at most; instances x this must stay below the server\'s `max_connections`.',
+  }),
+  PG_CONNECT_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 120_000, default: 5_000, description: 'Longest wait for one new PostgreSQL connection.' }),
+  PG_STATEMENT_TIMEOUT_MS: T.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 5_000,
+    description: 'Longest one queue statement or commit may take (the server\'s `statement_timeout`; also bounds how long a submission waits on a slow database before `503`).',
+  }),
+  PG_STARTUP_WAIT_MS: T.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 30_000,
+    description: 'How long start-up keeps retrying an unreachable PostgreSQL before exiting 1.',
+  }),
+};
 
 export const ConfigSchema = T.Object({
   HOST: T.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the API listens on.' }),
@@ -42,9 +81,10 @@ export const ConfigSchema = T.Object({
     description:
       'On SIGTERM/SIGINT, how long the API keeps serving with `/readyz` at `503` (responses say `Connection: close`) so load balancers move traffic away before the listener closes. Part of `SHUTDOWN_GRACE_MS`; `0` on platforms that stop routing before the signal (Cloud Run).',
   }),
-  QUEUE_DRIVER: T.Union([T.Literal('sqlite'), T.Literal('memory')], {
+  QUEUE_DRIVER: T.Union([T.Literal('sqlite'), T.Literal('memory'), T.Literal('postgres')], {
     default: 'sqlite',
-    description: '`sqlite`: durable queue in `DATA_DIR`. `memory`: NOT durable, for development and tests only.',
+    description:
+      '`sqlite`: durable queue in `DATA_DIR`, one instance. `postgres`: durable queue in PostgreSQL shared by any number of instances (`DATABASE_URL` or `PG*`). `memory`: NOT durable, for development and tests only.',
   }),
   DATA_DIR: T.String({ minLength: 1, default: './data', description: 'Directory holding the SQLite queue file (`queue.sqlite`), on a local disk; one pipewatch process per directory.' }),
   SQLITE_SYNCHRONOUS: T.Union([T.Literal('NORMAL'), T.Literal('FULL')], {
@@ -56,6 +96,7 @@ export const ConfigSchema = T.Object({
     description:
       '`event-loop`: sqlite calls run on the event loop (checkpoints in a worker). `worker`: every sqlite call runs on a thread of its own, so a stuck disk stalls the queue but not the API (`/healthz`, `/metrics`).',
   }),
+  ...POSTGRES_SETTINGS,
   WORKER_CONCURRENCY: T.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'Jobs processed at once.' }),
   FAILURE_RATE: T.Number({
     minimum: 0,
@@ -113,7 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const first = Value.Errors(ConfigSchema, converted).First();
   if (first) {
     const name = first.path.replace(/^\//, '') || 'configuration';
-    const given = raw[name] === undefined ? 'unset' : JSON.stringify(raw[name]);
+    const given = raw[name] === undefined ? 'unset' : SECRET_SETTINGS.has(name) ? '(hidden)' : JSON.stringify(raw[name]);
     throw new ConfigError(`invalid ${name}=${given}: ${describeRule(schemaAt(name), first.message)}`);
   }
   const config = converted as Config;
@@ -134,6 +175,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // and dead-lettered after MAX_ATTEMPTS, without one processing error.
     throw new ConfigError('invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired');
   }
+  if (config.QUEUE_DRIVER === 'postgres') {
+    try {
+      resolvePgTarget(config);
+    } catch (error) {
+      if (error instanceof PgTargetError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
   try {
     tracingOptions(config);
   } catch (error) {
@@ -142,6 +191,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return config;
 }
+
+/** Settings whose value never appears in an error message. */
+const SECRET_SETTINGS = new Set(['DATABASE_URL', 'PGPASSWORD']);
 
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -22,7 +22,7 @@ async function main() {
   const metrics = createMetrics(buildInfo);
   const queue = await createQueue(config, { metrics, log, tracing });
 
-  // Ready once the queue runs and until shutdown begins.
+  // Ready once the queue runs and until shutdown begins, while its store can be reached.
   let started = false;
   let draining = false;
   const metricsPort = config.METRICS_PORT;
@@ -30,7 +30,7 @@ async function main() {
     queue,
     metrics,
     log,
-    readiness: { ready: () => started && !draining, draining: () => draining },
+    readiness: { ready: () => started && !draining && (queue.healthy?.() ?? true), draining: () => draining },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: metricsPort === undefined,

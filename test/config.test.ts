@@ -39,7 +39,7 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_GRACE_MS: 'Infinity' }, 'invalid SHUTDOWN_GRACE_MS="Infinity": must be an integer from 0 to 600000'],
     [{ SHUTDOWN_DRAIN_MS: '5000', SHUTDOWN_GRACE_MS: '1000' }, 'invalid SHUTDOWN_DRAIN_MS: must not exceed SHUTDOWN_GRACE_MS'],
     [{ PORT: '8000', METRICS_PORT: '8000' }, 'invalid METRICS_PORT: must differ from PORT (leave it unset to serve /metrics on PORT)'],
-    [{ QUEUE_DRIVER: 'redis' }, 'invalid QUEUE_DRIVER="redis": must be one of sqlite, memory'],
+    [{ QUEUE_DRIVER: 'redis' }, 'invalid QUEUE_DRIVER="redis": must be one of sqlite, memory, postgres'],
     [{ FAILURE_RATE: 'NaN' }, 'invalid FAILURE_RATE="NaN": must be a number from 0 to 1'],
     [{ LEASE_MS: '100' }, 'invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired'],
     [{ LEASE_MS: '5000', PROCESSING_DELAY_MAX_MS: '8000' }, 'invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired'],

@@ -207,6 +207,10 @@ export class JobQueue implements Queue, QueueGaugeSource {
     return this.closed ? undefined : this.store.status(id);
   }
 
+  healthy(): boolean {
+    return !this.closed && (this.store.healthy?.() ?? true);
+  }
+
   stats(): QueueStats {
     const unfinished = this.counts.queued + this.counts.processing;
     let age = 0;

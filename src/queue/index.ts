@@ -7,6 +7,7 @@ import { JobQueue } from './engine';
 import { createSimulatedPipeline } from './pipeline';
 import type { JobStore } from './store';
 import { openMemoryStore } from './stores/memory';
+import { openPostgresQueueStore } from './stores/postgres-open';
 import { openSqliteStore } from './stores/sqlite';
 import { openSqliteStoreInThread } from './stores/sqlite-thread';
 import { QueueStartError, type Queue } from './types';
@@ -14,7 +15,7 @@ import { QueueStartError, type Queue } from './types';
 export * from './types';
 
 /** Opens the store named by QUEUE_DRIVER. */
-function openStore(config: Config, log: Logger): Promise<JobStore> {
+function openStore(config: Config, log: Logger, metrics: Metrics): Promise<JobStore> {
   switch (config.QUEUE_DRIVER) {
     case 'memory':
       return openMemoryStore();
@@ -26,6 +27,8 @@ function openStore(config: Config, log: Logger): Promise<JobStore> {
         onExposedDataDir: (mode) =>
           log.warn({ data_dir_mode: mode }, 'DATA_DIR can be read by other users of this machine and holds citizen records; chmod 700 it'),
       });
+    case 'postgres':
+      return openPostgresQueueStore(config, { log, registry: metrics.registry });
   }
 }
 
@@ -35,7 +38,7 @@ function openStore(config: Config, log: Logger): Promise<JobStore> {
  * that cannot be used throws a QueueStartError.
  */
 export async function createQueue(config: Config, deps: { metrics: Metrics; log: Logger; tracing?: Tracing }): Promise<Queue> {
-  const store = await openStore(config, deps.log);
+  const store = await openStore(config, deps.log, deps.metrics);
   if (store.durability === 'nothing') {
     deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
   }
@@ -65,6 +68,9 @@ export async function createQueue(config: Config, deps: { metrics: Metrics; log:
     await store.close().catch(() => {});
     if (error instanceof QueueStartError) throw error;
     const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'unknown error');
+    if (config.QUEUE_DRIVER === 'postgres') {
+      throw new QueueStartError(`cannot resume the PostgreSQL queue (${code}); check that the database named by DATABASE_URL or PGHOST is reachable and try again`);
+    }
     throw new QueueStartError(`cannot resume the queue in DATA_DIR=${config.DATA_DIR} (${code}); check that DATA_DIR is a writable directory on a local disk with free space`);
   }
 }

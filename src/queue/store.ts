@@ -222,6 +222,11 @@ export interface JobStore {
    * notifications can be lost.
    */
   onWake?(listener: () => void): void;
+  /**
+   * Optional: false while the store's backend cannot be reached (a shared store whose database
+   * is away); the instance then reports not ready. Stores without such a dependency omit it.
+   */
+  healthy?(): boolean;
   /** Releases files, connections and timers. Does not release leases (the engine settles `release` first). */
   close(): Promise<void>;
 }

@@ -99,6 +99,8 @@ export interface Queue {
   status(id: string): Promise<JobStatus | undefined>;
   /** A snapshot kept in memory (no I/O): counts, oldest job age, capacity, for gauges and readiness. */
   stats(): QueueStats;
+  /** False while the store cannot be reached (a database away): readiness says not ready. */
+  healthy?(): boolean;
   /** Starts the workers. */
   start(): void;
   /** Stops taking new jobs and new work; waits up to graceMs for running attempts, then leaves the rest queued. */

@@ -27,7 +27,6 @@ const Accepted = t.Object({
   status: JobStateSchema,
 });
 
-
 /** Ids are server-made UUIDs; anything longer is simply unknown (404), not a client error of its own. */
 const MAX_ID_LENGTH = 64;
 
@@ -89,13 +88,22 @@ export function submissionsRoutes(deps: { queue: Queue; metrics: Metrics; log: L
     .get(
       '/submissions/:id',
       async ({ params }) => {
-        const job = params.id.length <= MAX_ID_LENGTH ? await queue.status(params.id) : undefined;
+        let job: Awaited<ReturnType<Queue['status']>>;
+        try {
+          job = params.id.length <= MAX_ID_LENGTH ? await queue.status(params.id) : undefined;
+        } catch (error) {
+          // The store cannot be read right now (a database away): retry later, never a 500.
+          if (error instanceof QueueUnavailableError) {
+            throw new ProblemError('queue-unavailable', `${capitalise(error.message)}; retry later.`, { 'retry-after': String(error.retryAfterSeconds) });
+          }
+          throw error;
+        }
         if (!job) throw new ProblemError('not-found', 'No submission with this id.');
         return job;
       },
       {
         params: t.Object({ id: t.String({ description: 'the id returned by POST /submit_data', examples: ['0193a5c2-7d1e-7cc4-9a53-2f4e0c8b1f10'] }) }),
-        response: { 200: JobStatusSchema, 404: ProblemSchema },
+        response: { 200: JobStatusSchema, 404: ProblemSchema, 503: ProblemSchema },
         detail: { tags: ['Submissions'], summary: 'Processing status of one submission (queued, processing, succeeded, failed)' },
       },
     );

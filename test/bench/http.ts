@@ -9,15 +9,19 @@
  *
  * Optional rows (skipped, and said so, when not set up):
  *   PIPEWATCH_BENCH_BEFORE=/path/to/other/checkout   the same targets' sqlite row from another build, for before/after in one run
- *   PIPEWATCH_BENCH_DATABASE_URL=postgres://…        the Postgres driver against that database
+ *   PIPEWATCH_BENCH_DATABASE_URL=postgres://…        the Postgres driver against that database (default: a
+ *                                                    throw-away PostgreSQL on this machine, fsync on)
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startPostgres } from '../support/postgres';
 
 const ROOT = resolve(import.meta.dir, '../..');
 const SECONDS = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.argv[3] ?? 3);
+/** CPUs the server may use (default one core, 0; `0,1` lets a worker thread run beside the event loop; wrk stays on 1). */
+const SERVER_CPUS = process.env.PIPEWATCH_BENCH_SERVER_CPUS ?? '0';
 const CONNECTIONS = 50;
 
 for (const tool of ['wrk', 'taskset']) {
@@ -43,10 +47,20 @@ const main = (root: string) => [process.execPath, join(root, 'src/main.ts')];
 // Capacity high enough that a long run measures acceptance, not 503 backpressure.
 const LOAD = { LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' };
 const BEFORE = process.env.PIPEWATCH_BENCH_BEFORE;
-const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL;
+// Without a database given, the Postgres row runs on a throw-away PostgreSQL on this machine
+// (test/support/postgres.ts, fsync on: the 202s are as durable as in production).
+const pgCluster = process.env.PIPEWATCH_BENCH_DATABASE_URL
+  ? undefined
+  : await startPostgres({ fsync: true }).catch((error: Error) => {
+      console.error(`postgres row: no local PostgreSQL (${error.message.split('\n')[0]})`);
+      return undefined;
+    });
+const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL ?? (pgCluster ? pgCluster.url(await pgCluster.createDatabase('bench_http')) : undefined);
 const targets: Target[] = [
   { name: 'bare `Bun.serve` JSON handler', command: [process.execPath, join(ROOT, 'test/bench/bare-server.ts')], env: {} },
   { name: 'pipewatch `POST /submit_data` (sqlite, default config)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD } },
+  // The sqlite store on a thread of its own (SQLITE_THREAD=worker; issue 12 lever): what the round trip per call costs.
+  { name: 'pipewatch, sqlite on its own thread (`SQLITE_THREAD=worker`)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', SQLITE_THREAD: 'worker', ...LOAD } },
   // Where the time goes: the same service without durability.
   { name: 'pipewatch, memory queue (not durable)', command: main(ROOT), env: { QUEUE_DRIVER: 'memory', ...LOAD } },
   // The Postgres driver (issue 10): its database is the caller's, given by URL.
@@ -54,7 +68,7 @@ const targets: Target[] = [
     name: 'pipewatch, postgres queue',
     command: main(ROOT),
     env: { QUEUE_DRIVER: 'postgres', DATABASE_URL: DATABASE_URL ?? '', ...LOAD },
-    skip: DATABASE_URL ? undefined : 'set PIPEWATCH_BENCH_DATABASE_URL',
+    skip: DATABASE_URL ? undefined : 'no PostgreSQL: install postgresql or set PIPEWATCH_BENCH_DATABASE_URL',
   },
   // Tracing (issue 13): the row above is tracing off (the default). On, spans go to a sink on
   // loopback that reads and drops them (see below), so the rows measure the service's own cost.
@@ -109,7 +123,7 @@ function freePort(): number {
 
 async function start(target: Target, dataDir: string) {
   const port = freePort();
-  const proc = Bun.spawn(['taskset', '-c', '0', ...target.command], {
+  const proc = Bun.spawn(['taskset', '-c', SERVER_CPUS, ...target.command], {
     cwd: target.command[1]?.endsWith('src/main.ts') ? resolve(target.command[1], '../..') : ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...target.env },
     // Logs go to a file, as a container runtime would take them; not to /dev/null, which is free.
@@ -232,6 +246,7 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+  await pgCluster?.destroy();
 }
 
 const summary = measured.map((t) => {

@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolvePgTarget } from '../../src/db/connection';
 import type { JobStore } from '../../src/queue/store';
 import { openMemoryStore } from '../../src/queue/stores/memory';
+import { openPostgresStore } from '../../src/queue/stores/postgres';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
 import { openSqliteStoreInThread } from '../../src/queue/stores/sqlite-thread';
+import { startPostgres, type PostgresCluster } from './postgres';
 
 /**
  * The queue drivers the conformance suite (test/queue-conformance.test.ts) runs against, each a
@@ -100,5 +103,49 @@ export async function closeAll(): Promise<void> {
   for (const entry of opened.splice(0)) if (!entry.closed) await entry.store.close();
 }
 
-/** The drivers every conformance test runs against (postgres joins here). */
-export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, sqliteThreadDriver];
+/** The drivers every conformance test runs against. */
+export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, sqliteThreadDriver, postgresDriver()];
+
+/**
+ * PostgreSQL: one real throw-away cluster for the driver's tests (test/support/postgres.ts), a
+ * fresh database per store. `reopen` connects a second pool to the same database, as a restarted
+ * (or another) instance would.
+ */
+export function postgresDriver(): DriverFixture {
+  let cluster: PostgresCluster | undefined;
+  return {
+    name: 'postgres',
+    async setUp() {
+      cluster = await startPostgres();
+    },
+    async tearDown() {
+      await cluster?.destroy();
+      cluster = undefined;
+    },
+    async create() {
+      if (!cluster) throw new Error('postgres fixture: setUp() was not called');
+      const database = await cluster.createDatabase('conformance');
+      const open = async () =>
+        track(
+          await openPostgresStore({
+            target: resolvePgTarget({ DATABASE_URL: cluster!.url(database) }),
+            pool: { max: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 },
+            startupWaitMs: 5_000,
+          }),
+        );
+      const stores = [await open()];
+      return {
+        store: stores[0]!,
+        reopen: async () => {
+          const store = await open();
+          stores.push(store);
+          return store;
+        },
+        dispose: async () => {
+          for (const store of stores) await store.close();
+          await cluster?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        },
+      };
+    },
+  };
+}
