@@ -14,6 +14,7 @@ import { JobQueue } from '../src/queue/engine';
 import { openMemoryStore } from '../src/queue/stores/memory';
 import { jobTracer } from '../src/tracing/queue';
 import { tracingOptions } from '../src/tracing/options';
+import { startPostgres } from './support/postgres';
 import { createTracing } from '../src/tracing/provider';
 
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5';
@@ -162,7 +163,7 @@ describe('request -> enqueue -> attempt, one trace', () => {
     expect(t.spans()).toEqual([]);
     await t.close();
     const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
-    const row = db.query('SELECT trace FROM jobs WHERE id = ?').get(id) as { trace: string };
+    const row = db.query('SELECT trace FROM pipewatch_jobs WHERE id = ?').get(id) as { trace: string };
     db.close();
     expect(row.trace).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   });
@@ -179,7 +180,7 @@ describe('request -> enqueue -> attempt, one trace', () => {
   });
 });
 
-describe('the trace column, through a real SQLite file and a restart', () => {
+describe('the trace column, through real storage (SQLite, PostgreSQL) and a restart', () => {
   for (const thread of ['event-loop', 'worker'] as const)
   test(`SQLITE_THREAD=${thread}: the PRODUCER context is committed beside the job (not in the record) and parents the attempt after a restart`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
@@ -202,6 +203,22 @@ describe('the trace column, through a real SQLite file and a restart', () => {
     expect(attempt!.spanContext().traceId).toBe(traceId!);
     expect(attempt!.parentSpanContext).toMatchObject({ spanId: producer!.spanContext().spanId, isRemote: true });
   });
+
+  test('PostgreSQL: the stored context parents the attempt run by a new queue on the same database', async () => {
+    const pg = await startPostgres();
+    cleanups.push(() => pg.destroy());
+    const database = await pg.createDatabase('trace');
+    const env = { QUEUE_DRIVER: 'postgres', DATABASE_URL: pg.url(database) };
+    const before = await traced(env, { start: false });
+    const { id, traceId } = await before.submit();
+    const [producer] = ofKind(await before.waitFor((s) => ofKind(s, SpanKind.PRODUCER).length === 1), SpanKind.PRODUCER);
+    await before.close();
+    const [row] = await pg.query<{ trace: string }>(`SELECT trace FROM pipewatch_jobs WHERE id = '${id}'`, database);
+    expect(row!.trace).toBe(`00-${traceId}-${producer!.spanContext().spanId}-01`);
+    const after = await traced(env);
+    const [attempt] = consumersOf(await after.waitFor((s) => consumersOf(s, id).length === 1, 30_000), id);
+    expect(attempt!.parentSpanContext).toMatchObject({ traceId, spanId: producer!.spanContext().spanId, isRemote: true });
+  }, 60_000);
 
   test('tracing off: no span and no trace written (the column stays NULL)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
