@@ -163,7 +163,7 @@ describe('request -> enqueue -> attempt, one trace', () => {
     expect(t.spans()).toEqual([]);
     await t.close();
     const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
-    const row = db.query('SELECT trace FROM pipewatch_jobs WHERE id = ?').get(id) as { trace: string };
+    const row = db.query('SELECT trace FROM jobs WHERE id = ?').get(id) as { trace: string };
     db.close();
     expect(row.trace).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   });
