@@ -17,9 +17,13 @@ const ENV = {
   PG_STATEMENT_TIMEOUT_MS: '2000',
 };
 
-/** Every answer is a 202 or a 503 storage refusal with Retry-After, and none took longer than the bound. */
+/**
+ * Every answer is a 202 or a 503 storage refusal with a short Retry-After (the database is back
+ * in seconds: 30 s, the engine's default for a full disk, would idle clients long after it), and
+ * none took longer than the bound.
+ */
 function expectOnlyDocumented(answers: Answer[], boundMs: number): void {
-  const odd = answers.filter((a) => a.status !== 202 && !(a.status === 503 && /^\d+$/.test(a.retryAfter ?? '')));
+  const odd = answers.filter((a) => a.status !== 202 && !(a.status === 503 && /^\d+$/.test(a.retryAfter ?? '') && Number(a.retryAfter) <= 5));
   expect(odd.map((a) => `${a.status} ${a.detail ?? ''}`)).toEqual([]);
   expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(boundMs);
 }
@@ -38,8 +42,8 @@ describe('database faults', () => {
     await Bun.sleep(700);
     await fleet.pg().stop();
     const downAt = performance.now();
-    await Bun.sleep(1_500);
-    expect(await readyz(service.url)).toBe(503);
+    // Polled, not slept: on a loaded machine the first failing round trip may come late.
+    expect(await waitFor(async () => (await readyz(service.url)) === 503, 8_000)).toBe(true);
     const status = await fetch(`${service.url}/submissions/${Bun.randomUUIDv7()}`, { signal: AbortSignal.timeout(5_000) });
     expect(status.status).toBe(503);
     await Bun.sleep(Math.max(0, 3_000 - (performance.now() - downAt)));
@@ -79,8 +83,7 @@ describe('database faults', () => {
       }
       proxy.refuse(true);
       proxy.cutAll();
-      await Bun.sleep(1_500);
-      expect(await readyz(service.url)).toBe(503);
+      expect(await waitFor(async () => (await readyz(service.url)) === 503, 8_000)).toBe(true);
       await Bun.sleep(500);
       proxy.refuse(false);
       expect(await waitFor(async () => (await readyz(service.url)) === 200, 10_000)).toBe(true);

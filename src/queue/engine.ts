@@ -65,7 +65,7 @@ const RECOVER_BATCH = 1000;
 const COMMIT_RETRY_MS = 100;
 /** Retry-After when the queue is draining for a restart. */
 const DRAINING_RETRY_AFTER_S = 5;
-/** Retry-After when a commit failed (disk full, I/O error, database away): an operator may have to act. */
+/** Retry-After when a commit failed and the store knows no better (disk full, I/O error): an operator may have to act. */
 const STORAGE_RETRY_AFTER_S = 30;
 /** A shared store's lease is renewed in steps of this much (at most LEASE_MS), so a dead instance's jobs wait this long, not LEASE_MS. */
 const SHARED_LEASE_MS = 10_000;
@@ -419,7 +419,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     const code = errorCode(error);
     this.commitErrors.error(this.deps.log, { code, enqueues: batch?.jobs.length ?? 0, settles: settles.length }, 'queue commit failed');
     for (const span of batch?.spans ?? []) span.refused('storage');
-    batch?.committed.reject(new QueueUnavailableError('storage', STORAGE_RETRY_AFTER_S));
+    batch?.committed.reject(new QueueUnavailableError('storage', this.store.retryAfterSeconds?.(error) ?? STORAGE_RETRY_AFTER_S));
     this.settles = settles.concat(this.settles);
     if (!this.retryTimer && !this.closed) {
       this.retryTimer = setTimeout(() => {

@@ -227,6 +227,12 @@ export interface JobStore {
    * is away); the instance then reports not ready. Stores without such a dependency omit it.
    */
   healthy?(): boolean;
+  /**
+   * Optional: how long clients should wait (Retry-After, seconds) after `commit` rejected with
+   * this error. A database that is failing over is back in seconds, while a full disk waits for an
+   * operator; undefined leaves the engine's default for storage faults.
+   */
+  retryAfterSeconds?(error: unknown): number | undefined;
   /** Releases files, connections and timers. Does not release leases (the engine settles `release` first). */
   close(): Promise<void>;
 }

@@ -341,6 +341,10 @@ export class PostgresStore implements JobStore {
     return this.db.healthy();
   }
 
+  retryAfterSeconds(error: unknown): number | undefined {
+    return isTransient(error) ? DATABASE_RETRY_AFTER_S : undefined;
+  }
+
   async close(): Promise<void> {
     await this.leader.stop();
     await this.db.close();
