@@ -89,6 +89,11 @@ export const ConfigSchema = T.Object({
     default: 'NORMAL',
     description: '`NORMAL`: accepted jobs survive a process crash. `FULL`: they also survive power loss (slower).',
   }),
+  SQLITE_THREAD: T.Union([T.Literal('event-loop'), T.Literal('worker')], {
+    default: 'event-loop',
+    description:
+      '`event-loop`: sqlite calls run on the event loop (checkpoints in a worker). `worker`: every sqlite call runs on a thread of its own, so a stuck disk stalls the queue but not the API (`/healthz`, `/metrics`).',
+  }),
   ...POSTGRES_SETTINGS,
   WORKER_CONCURRENCY: T.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'Jobs processed at once.' }),
   FAILURE_RATE: T.Number({

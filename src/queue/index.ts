@@ -7,6 +7,7 @@ import type { JobStore } from './store';
 import { openMemoryStore } from './stores/memory';
 import { openPostgresQueueStore } from './stores/postgres-open';
 import { openSqliteStore } from './stores/sqlite';
+import { openSqliteStoreInThread } from './stores/sqlite-thread';
 import { QueueStartError, type Queue } from './types';
 
 export * from './types';
@@ -17,7 +18,7 @@ function openStore(config: Config, log: Logger, metrics: Metrics): Promise<JobSt
     case 'memory':
       return openMemoryStore();
     case 'sqlite':
-      return openSqliteStore({
+      return (config.SQLITE_THREAD === 'worker' ? openSqliteStoreInThread : openSqliteStore)({
         dataDir: config.DATA_DIR,
         synchronous: config.SQLITE_SYNCHRONOUS,
         onCheckpointerFailure: (reason) => log.warn({ reason }, 'WAL checkpoint worker failed; checkpoints now run inside commits (higher latency)'),

@@ -20,6 +20,8 @@ import { startPostgres } from '../support/postgres';
 const ROOT = resolve(import.meta.dir, '../..');
 const SECONDS = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.argv[3] ?? 3);
+/** CPUs the server may use (default one core, 0; `0,1` lets a worker thread run beside the event loop; wrk stays on 1). */
+const SERVER_CPUS = process.env.PIPEWATCH_BENCH_SERVER_CPUS ?? '0';
 const CONNECTIONS = 50;
 
 for (const tool of ['wrk', 'taskset']) {
@@ -56,6 +58,8 @@ const DATABASE_URL = process.env.PIPEWATCH_BENCH_DATABASE_URL ?? (pgCluster ? pg
 const targets: Target[] = [
   { name: 'bare `Bun.serve` JSON handler', command: [process.execPath, join(ROOT, 'test/bench/bare-server.ts')], env: {} },
   { name: 'pipewatch `POST /submit_data` (sqlite, default config)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD } },
+  // The sqlite store on a thread of its own (SQLITE_THREAD=worker; issue 12 lever): what the round trip per call costs.
+  { name: 'pipewatch, sqlite on its own thread (`SQLITE_THREAD=worker`)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', SQLITE_THREAD: 'worker', ...LOAD } },
   // Where the time goes: the same service without durability.
   { name: 'pipewatch, memory queue (not durable)', command: main(ROOT), env: { QUEUE_DRIVER: 'memory', ...LOAD } },
   // The Postgres driver (issue 10): its database is the caller's, given by URL.
@@ -103,7 +107,7 @@ function freePort(): number {
 
 async function start(target: Target, dataDir: string) {
   const port = freePort();
-  const proc = Bun.spawn(['taskset', '-c', '0', ...target.command], {
+  const proc = Bun.spawn(['taskset', '-c', SERVER_CPUS, ...target.command], {
     cwd: target.command[1]?.endsWith('src/main.ts') ? resolve(target.command[1], '../..') : ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...target.env },
     // Logs go to a file, as a container runtime would take them; not to /dev/null, which is free.

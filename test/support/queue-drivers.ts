@@ -6,6 +6,7 @@ import type { JobStore } from '../../src/queue/store';
 import { openMemoryStore } from '../../src/queue/stores/memory';
 import { openPostgresStore } from '../../src/queue/stores/postgres';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
+import { openSqliteStoreInThread } from '../../src/queue/stores/sqlite-thread';
 import { startPostgres, type PostgresCluster } from './postgres';
 
 /**
@@ -79,13 +80,31 @@ export const sqliteDriver: DriverFixture = {
   },
 };
 
+/** The same sqlite store, run on a thread of its own (SQLITE_THREAD=worker). */
+export const sqliteThreadDriver: DriverFixture = {
+  name: 'sqlite-thread',
+  async create() {
+    const data = tempDataDir();
+    const open = async () => track(await openSqliteStoreInThread({ dataDir: data.dir, synchronous: 'NORMAL' }));
+    const store = await open();
+    return {
+      store,
+      reopen: open,
+      async dispose() {
+        await closeAll();
+        data.remove();
+      },
+    };
+  },
+};
+
 /** Closes every tracked store still open (a "dead" process's store is closed here, after the test). */
 export async function closeAll(): Promise<void> {
   for (const entry of opened.splice(0)) if (!entry.closed) await entry.store.close();
 }
 
 /** The drivers every conformance test runs against. */
-export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, postgresDriver()];
+export const DRIVERS: DriverFixture[] = [memoryDriver, sqliteDriver, sqliteThreadDriver, postgresDriver()];
 
 /**
  * PostgreSQL: one real throw-away cluster for the driver's tests (test/support/postgres.ts), a

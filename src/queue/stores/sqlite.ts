@@ -46,6 +46,12 @@ export interface SqliteStoreOptions {
   onCheckpointerFailure?: (reason: string) => void;
   /** Told when an existing DATA_DIR may be read by other users (its mode, e.g. "0755"). */
   onExposedDataDir?: (mode: string) => void;
+  /**
+   * `worker` (default): checkpoints in a worker thread, off the event loop that commits.
+   * `inline`: SQLite's own checkpoints inside commits, for a store that already runs on a thread
+   * of its own (sqlite-thread.ts); being the only writer, they always reach the end of the log.
+   */
+  checkpoints?: 'worker' | 'inline';
 }
 
 /**
@@ -70,10 +76,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<JobS
     await migrateSqlite(db, `DATA_DIR=${dir}`);
     const queueDb = db;
     // Should the worker fail, SQLite's own checkpoints (inside commits) keep the WAL bounded.
-    const checkpointer = startCheckpointer(file, WAL_LIMIT_BYTES, (reason) => {
-      queueDb.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-      options.onCheckpointerFailure?.(reason);
-    });
+    const checkpointer =
+      options.checkpoints === 'inline'
+        ? inlineCheckpoints(queueDb)
+        : startCheckpointer(file, WAL_LIMIT_BYTES, (reason) => {
+            queueDb.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+            options.onCheckpointerFailure?.(reason);
+          });
     return new SqliteStore(db, owner, checkpointer, options.synchronous, readQueueId(db));
   } catch (error) {
     db?.close();
@@ -81,6 +90,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<JobS
     if (error instanceof QueueStartError) throw error;
     throw openError(error, dir, file);
   }
+}
+
+function inlineCheckpoints(db: Database): Checkpointer {
+  db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  return { restarts: () => 0, stop: () => {} };
 }
 
 interface StatusRow {
