@@ -2,6 +2,8 @@ import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { PgTargetError, resolvePgTarget, SSL_MODES } from './db/connection';
 import { describeRule } from './schema-rule';
+import { TracingSettingError, tracingOptions } from './tracing/options';
+import { TracingSettings } from './tracing/settings';
 
 /**
  * Every setting pipewatch reads, as one TypeBox schema over the environment.
@@ -127,6 +129,7 @@ export const ConfigSchema = T.Object({
   PROCESSING_DELAY_MAX_MS: T.Number({ minimum: 0, maximum: 600_000, default: 100, description: 'Largest simulated processing delay (the seed: 10 to 100 ms).' }),
   RETENTION_MAX_AGE_S: T.Integer({ minimum: 1, maximum: 31_536_000, default: 86_400, description: 'Finished jobs older than this are pruned.' }),
   RETENTION_MAX_FINISHED: T.Integer({ minimum: 1, maximum: 100_000_000, default: 100_000, description: 'At most this many finished jobs are kept (oldest pruned first).' }),
+  ...TracingSettings,
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -179,6 +182,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       if (error instanceof PgTargetError) throw new ConfigError(error.message);
       throw error;
     }
+  }
+  try {
+    tracingOptions(config);
+  } catch (error) {
+    if (error instanceof TracingSettingError) throw new ConfigError(error.message);
+    throw error;
   }
   return config;
 }

@@ -9,10 +9,10 @@ export type LogLevel = pino.LevelWithSilent;
  * write(2) per line: a synchronous write per request was ~9% of the CPU of a POST /submit_data.
  * The price: a SIGKILL loses at most the last 200 ms of log lines.
  */
-export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream, mixin?: () => object): Logger {
   const stream = destination ?? new LineBatcher(pino.destination({ dest: 1, sync: true }), 8192, 200);
   const logger = pino(
-    { level, base: { service: 'pipewatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    { level, base: { service: 'pipewatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) }, ...(mixin ? { mixin } : {}) },
     stream,
   );
   return logger;
@@ -75,9 +75,11 @@ interface AccessLine {
  * matches [A-Za-z0-9._:-] or is a UUID, status and duration are numbers.
  */
 export function accessLogger(logger: Logger): (line: AccessLine) => void {
-  const sym = pino.symbols as unknown as { streamSym: symbol; chindingsSym: symbol };
+  const sym = pino.symbols as unknown as { streamSym: symbol; chindingsSym: symbol; mixinSym: symbol };
   const holder = logger as unknown as Record<symbol, unknown>;
   const stream = holder[sym.streamSym] as { write(line: string): unknown };
+  // With tracing on, the logger's mixin adds trace_id and span_id (hex ids: JSON-safe as they are), first as pino puts them.
+  const mixin = holder[sym.mixinSym] as (() => { trace_id?: string; span_id?: string }) | undefined;
   const bindings = holder[sym.chindingsSym] as string;
   const info = logger.levels.values.info!;
   const routes = new Map<string, string>();
@@ -92,8 +94,10 @@ export function accessLogger(logger: Logger): (line: AccessLine) => void {
     }
     let routeJson = routes.get(route);
     if (routeJson === undefined) routes.set(route, (routeJson = JSON.stringify(route)));
+    const ids = mixin?.();
+    const traced = ids?.trace_id ? `,"trace_id":"${ids.trace_id}","span_id":"${ids.span_id}"` : '';
     stream.write(
-      `{"level":"info","time":"${lastTime}"${bindings},"method":"${method}","route":${routeJson},"status":${status},"duration_ms":${durationMs},"request_id":"${requestId}","msg":"request"}\n`,
+      `{"level":"info","time":"${lastTime}"${bindings}${traced},"method":"${method}","route":${routeJson},"status":${status},"duration_ms":${durationMs},"request_id":"${requestId}","msg":"request"}\n`,
     );
   };
 }

@@ -6,14 +6,21 @@ import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createQueue, QueueStartError } from './queue';
 import { listen, openFilesLimit } from './server';
+import { logExportErrors } from './tracing/errors';
+import { traceLogMixin } from './tracing/log';
+import { tracingOptions } from './tracing/options';
+import { createTracing } from './tracing/provider';
 
 /** Wires config, storage, queue, servers and signals. Everything else lives in createApp and its plugins. */
 async function main() {
   const config = loadConfig();
   if (process.argv[2] === 'healthcheck') process.exit(await healthcheck(config)); // container HEALTHCHECK
-  const log = createLogger(config.LOG_LEVEL);
+  const tracingConfig = tracingOptions(config);
+  const tracing = createTracing(tracingConfig);
+  const log = createLogger(config.LOG_LEVEL, undefined, tracing && traceLogMixin(tracing.contexts));
+  if (tracing) logExportErrors(log);
   const metrics = createMetrics(buildInfo);
-  const queue = await createQueue(config, { metrics, log });
+  const queue = await createQueue(config, { metrics, log, tracing });
 
   // Ready once the queue runs and until shutdown begins, while its store can be reached.
   let started = false;
@@ -27,10 +34,11 @@ async function main() {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: metricsPort === undefined,
+    tracing,
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const metricsServer =
-    metricsPort === undefined ? undefined : listen(createMetricsApp({ metrics, log }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
+    metricsPort === undefined ? undefined : listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
 
   const shutdown = async (signal: string) => {
     if (draining) return;
@@ -48,6 +56,7 @@ async function main() {
     await queue.stop(remaining());
     await metricsServer?.stop(true);
     await queue.close();
+    await tracing?.shutdown().catch(() => log.warn('could not export the last spans'));
     clearTimeout(deadline);
     log.info({ duration_ms: Math.round(performance.now() - since) }, 'stopped');
     process.exit(0);
@@ -59,7 +68,17 @@ async function main() {
   queue.start();
   started = true;
   log.info(
-    { port: api.port, host: config.HOST, metrics_port: metricsServer?.port ?? api.port, queue_driver: config.QUEUE_DRIVER, version: buildInfo.version, commit: buildInfo.commit, open_files_limit: openFilesLimit() },
+    {
+      port: api.port,
+      host: config.HOST,
+      metrics_port: metricsServer?.port ?? api.port,
+      queue_driver: config.QUEUE_DRIVER,
+      version: buildInfo.version,
+      commit: buildInfo.commit,
+      open_files_limit: openFilesLimit(),
+      // Where spans go, never the export headers (credentials).
+      traces: tracing ? { exporter: tracingConfig.exporter, url: tracingConfig.exporter === 'otlp' ? tracingConfig.url : undefined, sampler: tracingConfig.sampler, ratio: tracingConfig.ratio } : 'off',
+    },
     'pipewatch listening',
   );
 }

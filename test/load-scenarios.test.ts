@@ -83,6 +83,7 @@ describe('the gates fail the run on a breach', () => {
         PROCESSING_DELAY_DISTRIBUTION: 'fixed',
         PROCESSING_DELAY_MIN_MS: '30000',
         PROCESSING_DELAY_MAX_MS: '30000',
+        LEASE_MS: '60000', // must exceed the longest attempt, or start-up refuses the config
         FAILURE_RATE: '0',
         SHUTDOWN_GRACE_MS: '1000',
       },

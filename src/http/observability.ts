@@ -19,8 +19,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function observabilityPlugin(options: {
   metrics: Metrics;
   log: Logger;
-  /** Exemplar labels for a request's duration observation (e.g. its trace id); none by default. */
-  exemplar?: (request: Request) => ExemplarLabels | undefined;
+  /**
+   * Exemplar labels for a request's duration observation (e.g. its trace id); none by default.
+   * Called once per answered request with its route template ('' when unmatched) and final status
+   * (the tracing code ends the request's span here).
+   */
+  exemplar?: (request: Request, route: string, status: number) => ExemplarLabels | undefined;
 }) {
   const { metrics, log, exemplar = () => undefined } = options;
   const access = accessLogger(log);
@@ -46,7 +50,7 @@ export function observabilityPlugin(options: {
       const path = route || UNMATCHED_ROUTE;
       const status = request.signal.aborted ? unsent(finalStatus(responseValue, set.status)) : finalStatus(responseValue, set.status);
       metrics.httpInFlight.dec();
-      metrics.httpRed.series(method, path, status).record(seconds, exemplar(request));
+      metrics.httpRed.series(method, path, status).record(seconds, exemplar(request, route, status));
       access({ method, route: path, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId: set.headers['x-request-id'] as string });
       return unchanged;
     });

@@ -54,12 +54,16 @@ export function queueMetrics(registry: Registry) {
       help: 'Processing attempts that failed (each is retried until MAX_ATTEMPTS). A rising rate means the pipeline is failing: see pipewatch_job_outcomes_total.',
       ...on,
     }),
-    processingSeconds: new Histogram({
-      name: 'app_processing_seconds',
-      help: 'Time one processing attempt took, successful or not. A higher average means slower workers and a growing backlog.',
-      buckets: PROCESSING_BUCKETS,
-      ...on,
-    }),
+    processingSeconds: withExemplars(
+      registry,
+      new Histogram({
+        name: 'app_processing_seconds',
+        help: 'Time one processing attempt took, successful or not. A higher average means slower workers and a growing backlog.',
+        buckets: PROCESSING_BUCKETS,
+        enableExemplars: true,
+        registers: [],
+      }),
+    ),
 
     // --- Global gauges, pulled from the queue at each scrape, labelled with the queue's id. ---
     queueJobs: new Gauge({
@@ -154,4 +158,15 @@ export function queueMetrics(registry: Registry) {
   for (const outcome of ['succeeded', 'retried', 'failed'] satisfies JobOutcome[]) metrics.jobOutcomes.inc({ outcome }, 0);
   for (const reason of ['capacity', 'draining', 'storage']) metrics.enqueueRejections.inc({ reason }, 0);
   return metrics;
+}
+
+/**
+ * Registers a histogram that keeps exemplars (the trace id of a sampled attempt) in the text
+ * registry. prom-client's constructor refuses `enableExemplars` with a text-format registry,
+ * but rendering is what decides: the text format never prints exemplars, and the OpenMetrics
+ * view (src/tracing/openmetrics.ts, tracing on, scraper asks for it) prints them.
+ */
+function withExemplars<T extends Histogram>(registry: Registry, histogram: T): T {
+  registry.registerMetric(histogram);
+  return histogram;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../log';
+import type { AttemptSpan, EnqueueSpan, JobTracer } from '../tracing/queue';
 import type { Metrics, QueueGaugeSnapshot, QueueGaugeSource } from '../metrics';
 import { retryDelayMs } from './backoff';
 import { monotonicClock, type Clock } from './clock';
@@ -24,6 +25,8 @@ export interface EngineOptions {
   sharedLeaseMs?: number;
   /** The engine's time source; see clock.ts for why it is monotonic. */
   clock?: Clock;
+  /** Present only while tracing is on: PRODUCER spans for enqueues, CONSUMER spans for attempts. */
+  tracer?: JobTracer;
 }
 
 /** One tick's enqueues, committed together; every enqueue of the tick waits on the same promise. */
@@ -35,6 +38,8 @@ interface Batch {
   dropped: Set<string>;
   /** performance.now() of each enqueue, for the commit-latency histogram. */
   arrivals: number[];
+  /** The PRODUCER span of each job (tracing on only). */
+  spans: EnqueueSpan[];
   committed: PromiseWithResolvers<void>;
 }
 
@@ -48,6 +53,8 @@ interface Running {
   leaseUntil: number;
   /** Set once the attempt has been settled (finished, timed out, released or lost); later answers are ignored. */
   done: boolean;
+  /** Its CONSUMER span (tracing on only). */
+  span: AttemptSpan | undefined;
 }
 
 /** Rows deleted per retention transaction: keeps each one to a few milliseconds. */
@@ -110,7 +117,8 @@ export class JobQueue implements Queue, QueueGaugeSource {
   private readonly commitErrors: RateLimitedLog;
   private readonly housekeepingErrors: RateLimitedLog;
   private unwatchGauges: () => void = () => {};
-  private readonly runFlush = () => this.flush();
+  /** Outside any request's context: one group commit serves many requests. */
+  private readonly runFlush: () => void;
 
   /** Opens the queue on an open store: recovery (single-owner stores) and the first count happen here. */
   static async open(store: JobStore, options: EngineOptions, deps: { metrics: Metrics; log: Logger }): Promise<JobQueue> {
@@ -132,6 +140,8 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.drain = new DrainRate(this.clock);
     this.commitErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
     this.housekeepingErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
+    const flush = () => this.flush();
+    this.runFlush = options.tracer ? options.tracer.detached(flush) : flush;
   }
 
   private async resume(): Promise<void> {
@@ -177,11 +187,13 @@ export class JobQueue implements Queue, QueueGaugeSource {
     }
     let batch = this.batch;
     if (!batch) {
-      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], committed: Promise.withResolvers<void>() };
+      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], spans: [], committed: Promise.withResolvers<void>() };
       this.scheduleFlush();
     }
     const id = Bun.randomUUIDv7();
-    batch.jobs.push({ id, record, trace: options.trace ?? null });
+    const span = this.options.tracer?.enqueue();
+    if (span) batch.spans.push(span);
+    batch.jobs.push({ id, record, trace: span?.trace ?? options.trace ?? null });
     batch.signals.push(options.signal);
     batch.arrivals.push(performance.now());
     const { dropped } = batch;
@@ -241,6 +253,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     }
     this.clearTimers();
     this.closed = true;
+    for (const span of this.batch?.spans ?? []) span.refused('draining');
     this.batch?.committed.reject(new QueueUnavailableError('draining', DRAINING_RETRY_AFTER_S));
     this.batch = undefined;
     this.unwatchGauges();
@@ -267,6 +280,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     const now = this.clock();
     for (const run of this.running.values()) {
       run.done = true;
+      run.span?.end({ kind: 'released' });
       this.settles.push({ kind: 'release', seq: run.job.seq, attempts: run.job.attempts, now });
     }
     this.running.clear();
@@ -348,15 +362,19 @@ export class JobQueue implements Queue, QueueGaugeSource {
    */
   private withoutAbandoned(batch: Batch): Batch {
     if (!batch.signals.some((signal) => signal?.aborted)) return batch;
-    const kept: Batch = { ...batch, jobs: [], signals: [], arrivals: [] };
+    const kept: Batch = { ...batch, jobs: [], signals: [], arrivals: [], spans: [] };
     batch.jobs.forEach((job, i) => {
+      // With tracing on every job has its PRODUCER span at the same index.
+      const span = batch.spans[i];
       if (batch.signals[i]?.aborted) {
         batch.dropped.add(job.id);
+        span?.refused('aborted');
         return;
       }
       kept.jobs.push(job);
       kept.signals.push(batch.signals[i]);
       kept.arrivals.push(batch.arrivals[i]!);
+      if (span) kept.spans.push(span);
     });
     return kept;
   }
@@ -372,6 +390,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
       this.counts.queued += batch.jobs.length;
       if (!this.oldest) this.oldest = { createdAt: now, seenAt: now };
       metrics.jobsEnqueued.inc(batch.jobs.length);
+      batch.spans.forEach((span, i) => span.committed(batch.jobs[i]!.id, batch.jobs.length));
       batch.committed.resolve();
     }
     request.settles.forEach((s, i) => result.applied[i] && this.settled(s));
@@ -399,6 +418,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     // client gets a 503, not a 202); finished attempts are kept and written with the next commit.
     const code = errorCode(error);
     this.commitErrors.error(this.deps.log, { code, enqueues: batch?.jobs.length ?? 0, settles: settles.length }, 'queue commit failed');
+    for (const span of batch?.spans ?? []) span.refused('storage');
     batch?.committed.reject(new QueueUnavailableError('storage', STORAGE_RETRY_AFTER_S));
     this.settles = settles.concat(this.settles);
     if (!this.retryTimer && !this.closed) {
@@ -435,25 +455,36 @@ export class JobQueue implements Queue, QueueGaugeSource {
     const { metrics } = this.deps;
     this.counts.queued--;
     this.counts.processing++;
-    metrics.queueWait.observe(Math.max(0, now - job.availableAt) / 1000);
-    const run: Running = { job, startedAt: performance.now(), deadline: now + this.options.leaseMs, leaseUntil: now + this.storeLeaseMs, done: false };
+    const waitedMs = Math.max(0, now - job.availableAt);
+    metrics.queueWait.observe(waitedMs / 1000);
+    const span = this.options.tracer?.attempt({ id: job.id, attempt: job.attempts, trace: job.trace, queueWaitMs: waitedMs });
+    const run: Running = { job, startedAt: performance.now(), deadline: now + this.options.leaseMs, leaseUntil: now + this.storeLeaseMs, done: false, span };
     this.running.set(job.seq, run);
     metrics.jobsInFlight.set(this.running.size);
-    this.options.process(job.record, { id: job.id, attempt: job.attempts, trace: job.trace }).then(
-      () => this.finish(run, null),
-      (error: unknown) => this.finish(run, error instanceof ProcessingFailure ? error.code : FAILURE_REASONS.processingFailed),
-    );
+    const attempt = () =>
+      this.options.process(job.record, { id: job.id, attempt: job.attempts, trace: job.trace }).then(
+        () => this.finish(run, null),
+        (error: unknown) => this.finish(run, error instanceof ProcessingFailure ? error.code : FAILURE_REASONS.processingFailed),
+      );
+    if (span) span.within(attempt);
+    else attempt();
   }
 
   /** An attempt ended (reason null: success). Its settle joins the next group commit. */
   private finish(run: Running, reason: string | null): void {
     if (run.done) return;
+    if (run.span) run.span.within(() => this.finishAttempt(run, reason, run.span!));
+    else this.finishAttempt(run, reason, undefined);
+  }
+
+  private finishAttempt(run: Running, reason: string | null, span: AttemptSpan | undefined): void {
     run.done = true;
     const { metrics, log } = this.deps;
     const { job } = run;
     this.running.delete(job.seq);
     metrics.jobsInFlight.set(this.running.size);
-    metrics.processingSeconds.observe((performance.now() - run.startedAt) / 1000);
+    // A sampled attempt's trace id rides along as the exemplar (shown on OpenMetrics scrapes only).
+    metrics.processingSeconds.observe({ value: (performance.now() - run.startedAt) / 1000, exemplarLabels: span?.exemplar() ?? {} });
     const now = this.clock();
     let settle: Settle;
     if (reason === null) {
@@ -466,6 +497,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
           : { kind: 'retry', seq: job.seq, attempts: job.attempts, now, reason, runAt: now + retryDelayMs(job.attempts, this.options.retryBaseMs, this.options.retryMaxMs, this.random) };
     }
     this.settles.push(settle);
+    span?.end(settle.kind === 'succeeded' ? settle : settle.kind === 'retry' ? { kind: 'retry', reason: settle.reason, delayMs: settle.runAt - now } : { kind: 'failed', reason: settle.reason });
     // Ids and reason codes only: the record is personal data.
     if (settle.kind === 'failed') log.warn({ job_id: job.id, attempts: job.attempts, reason }, 'job dead-lettered');
     else log.debug({ job_id: job.id, attempt: job.attempts, outcome: settle.kind, reason: reason ?? undefined }, 'job attempt finished');
@@ -476,6 +508,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
   /** A shared store's lease could not be renewed: another instance may run the job now; this attempt's answer is dropped. */
   private lost(run: Running): void {
     run.done = true;
+    run.span?.end({ kind: 'lost' });
     this.running.delete(run.job.seq);
     this.counts.processing--;
     this.deps.metrics.jobsInFlight.set(this.running.size);

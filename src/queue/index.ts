@@ -1,6 +1,8 @@
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { Tracing } from '../tracing/provider';
+import { jobTracer } from '../tracing/queue';
 import { JobQueue } from './engine';
 import { createSimulatedPipeline } from './pipeline';
 import type { JobStore } from './store';
@@ -35,7 +37,7 @@ function openStore(config: Config, log: Logger, metrics: Metrics): Promise<JobSt
  * Opening the store and recovering interrupted jobs happen here, before the API listens; a store
  * that cannot be used throws a QueueStartError.
  */
-export async function createQueue(config: Config, deps: { metrics: Metrics; log: Logger }): Promise<Queue> {
+export async function createQueue(config: Config, deps: { metrics: Metrics; log: Logger; tracing?: Tracing }): Promise<Queue> {
   const store = await openStore(config, deps.log, deps.metrics);
   if (store.durability === 'nothing') {
     deps.log.warn({ queue_driver: config.QUEUE_DRIVER }, 'the memory queue is not durable: accepted submissions are lost when the process stops');
@@ -58,8 +60,9 @@ export async function createQueue(config: Config, deps: { metrics: Metrics; log:
           maxMs: config.PROCESSING_DELAY_MAX_MS,
           failureRate: config.FAILURE_RATE,
         }),
+        tracer: deps.tracing && jobTracer(deps.tracing),
       },
-      deps,
+      { metrics: deps.metrics, log: deps.log },
     );
   } catch (error) {
     await store.close().catch(() => {});

@@ -42,6 +42,7 @@ interface Target {
   /** Why this row is not measured in this run, if it is not. */
   skip?: string;
 }
+let sinkUrl: string | undefined;
 const main = (root: string) => [process.execPath, join(root, 'src/main.ts')];
 // Capacity high enough that a long run measures acceptance, not 503 backpressure.
 const LOAD = { LOG_LEVEL: 'info', QUEUE_CAPACITY: '100000000' };
@@ -69,6 +70,10 @@ const targets: Target[] = [
     env: { QUEUE_DRIVER: 'postgres', DATABASE_URL: DATABASE_URL ?? '', ...LOAD },
     skip: DATABASE_URL ? undefined : 'no PostgreSQL: install postgresql or set PIPEWATCH_BENCH_DATABASE_URL',
   },
+  // Tracing (issue 13): the row above is tracing off (the default). On, spans go to a sink on
+  // loopback that reads and drops them (see below), so the rows measure the service's own cost.
+  { name: 'pipewatch (sqlite), tracing on, sampled 0.1', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD, ...tracingOn('0.1') } },
+  { name: 'pipewatch (sqlite), tracing on, sampled 1.0', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD, ...tracingOn('1.0') } },
   {
     name: `before: ${BEFORE ? describeCheckout(BEFORE) : 'another build'} (sqlite)`,
     command: main(BEFORE ?? ROOT),
@@ -76,6 +81,17 @@ const targets: Target[] = [
     skip: BEFORE ? undefined : 'set PIPEWATCH_BENCH_BEFORE',
   },
 ];
+
+/** An OTLP/HTTP sink for the tracing rows: accepts and drops every export (not pinned: it shares the machine with wrk). */
+function spanSink() {
+  const sink = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => (await req.arrayBuffer(), new Response(null, { status: 200 })) });
+  sink.unref(); // the bench ends when its rows are done
+  return `http://127.0.0.1:${sink.port}`;
+}
+function tracingOn(ratio: string): Record<string, string> {
+  sinkUrl ??= spanSink();
+  return { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio };
+}
 
 function describeCheckout(dir: string): string {
   const commit = Bun.spawnSync(['git', '-C', dir, 'rev-parse', '--short', 'HEAD']).stdout.toString().trim();
