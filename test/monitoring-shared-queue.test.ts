@@ -282,6 +282,8 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
       expect(odd.map((a) => `${a.status} ${a.detail ?? ''}`)).toEqual([]);
       expect(during.some((a) => a.status === 503)).toBe(true);
       expect(firedS).toBeLessThan(ALERT_BOUND_S);
+      // No instance goes on exporting frozen figures as the leader while it cannot reach the database.
+      await prom.waitFor('no instance reporting leader 1 while the database is down', async () => ((await leaders()).length === 0 ? true : undefined), 10_000, 200);
       // What the operator sees: the database down on every live instance, refusals counted as storage.
       const down = await prom.query('pipewatch_db_up{job="pipewatch"} == 0');
       expect(down.length).toBeGreaterThanOrEqual(1);

@@ -566,6 +566,9 @@ export class JobQueue implements Queue, QueueGaugeSource {
       await this.prune();
       this.housekeepingErrors.recovered(log, 'queue housekeeping succeeds again');
     } catch (error) {
+      // A shared queue's figures could not be refreshed and this instance cannot renew its leader
+      // lease either: stop exporting frozen figures as if they were live (the gauges show a gap).
+      if (this.shared) this.leader = false;
       this.housekeepingErrors.error(log, { code: errorCode(error) }, 'queue housekeeping (retention, lease recovery, figures) failed');
     }
   }
