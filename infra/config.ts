@@ -57,6 +57,10 @@ export const StackConfigSchema = T.Object({
   replicas: T.Optional(T.Integer({ minimum: 1, maximum: 9, description: 'Service containers (queueDriver=postgres only; sqlite runs one). Default: 2 with postgres, 1 with sqlite.' })),
   postgresImage: T.String({ default: 'postgres:16.9-bookworm', minLength: 1, description: 'PostgreSQL image of the local stack (queueDriver=postgres).' }),
   postgresPort: Port(5432, 'Host port PostgreSQL is published on (queueDriver=postgres), for psql from this host.'),
+  tracing: Bool(true, 'Local stack: run Grafana Tempo and have the service export its traces to it (OTEL_* env). false: no Tempo, the service exports nothing.'),
+  traceSampleRatio: T.Number({ minimum: 0, maximum: 1, default: 1, description: 'OTEL_TRACES_SAMPLER_ARG of the local service (parentbased_traceidratio): share of new traces kept.' }),
+  tempoImage: T.String({ default: 'grafana/tempo:2.6.1', minLength: 1, description: 'Grafana Tempo image of the local stack (tracing=true).' }),
+  tempoPort: Port(3200, "Host port of Tempo's HTTP API (tracing=true); Grafana reaches it on the stack network."),
 
   // GCP stack (project and region come from the provider's own keys gcp:project and gcp:region).
   // The runtime service account id is `<serviceName>-run` (6-30 characters): at most 26 here.
@@ -171,6 +175,7 @@ function checkCombinations(config: StackConfig, project: string): void {
       ...(config.queueDriver === 'postgres' ? ([['postgresPort', config.postgresPort]] as Array<[string, number]>) : []),
       ['prometheusPort', config.prometheusPort],
       ['grafanaPort', config.grafanaPort],
+      ...(config.tracing ? ([['tempoPort', config.tempoPort]] as Array<[string, number]>) : []),
       ...(config.alertmanager ? ([['alertmanagerPort', config.alertmanagerPort]] as Array<[string, number]>) : []),
     ];
     for (const [i, [name, port]] of ports.entries()) {
