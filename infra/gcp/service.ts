@@ -1,5 +1,5 @@
 import * as gcp from '@pulumi/gcp';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { CLOUD_RUN_APP_PORT } from '../config';
 import { collectorContainer } from './collector';
 import type { GcpContext } from './context';

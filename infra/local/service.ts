@@ -1,5 +1,5 @@
 import * as docker from '@pulumi/docker';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { serviceImage } from '../container/image';
 import { onNetwork, published, stackName, type LocalContext } from './common';
 import type { PostgresContainer } from './postgres';
