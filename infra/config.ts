@@ -57,6 +57,10 @@ export const StackConfigSchema = T.Object({
   replicas: T.Optional(T.Integer({ minimum: 1, maximum: 9, description: 'Service containers (queueDriver=postgres only; sqlite runs one). Default: 2 with postgres, 1 with sqlite.' })),
   postgresImage: T.String({ default: 'postgres:16.9-bookworm', minLength: 1, description: 'PostgreSQL image of the local stack (queueDriver=postgres).' }),
   postgresPort: Port(5432, 'Host port PostgreSQL is published on (queueDriver=postgres), for psql from this host.'),
+  tracing: Bool(true, 'Local stack: run Grafana Tempo and have the service export its traces to it (OTEL_* env). false: no Tempo, the service exports nothing.'),
+  traceSampleRatio: T.Number({ minimum: 0, maximum: 1, default: 1, description: 'OTEL_TRACES_SAMPLER_ARG of the local service (parentbased_traceidratio): share of new traces kept.' }),
+  tempoImage: T.String({ default: 'grafana/tempo:2.6.1', minLength: 1, description: 'Grafana Tempo image of the local stack (tracing=true).' }),
+  tempoPort: Port(3200, "Host port of Tempo's HTTP API (tracing=true); Grafana reaches it on the stack network."),
 
   // GCP stack (project and region come from the provider's own keys gcp:project and gcp:region).
   // The runtime service account id is `<serviceName>-run` (6-30 characters): at most 26 here.
@@ -73,6 +77,13 @@ export const StackConfigSchema = T.Object({
     default: 'us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.7.0',
     minLength: 1,
     description: "Google's Managed Service for Prometheus collector sidecar image.",
+  }),
+  gcpTracing: Bool(false, 'GCP stack: a second sidecar (otelcol-google) sends the service\'s traces to Cloud Trace via the Telemetry API. Off by default: unverified without a real `pulumi up` (README).'),
+  gcpTraceSampleRatio: T.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'OTEL_TRACES_SAMPLER_ARG on Cloud Run (gcpTracing=true, parentbased_traceidratio).' }),
+  traceCollectorImage: T.String({
+    default: 'us-docker.pkg.dev/cloud-ops-agents-artifacts/google-cloud-opentelemetry-collector/otelcol-google:0.130.0',
+    minLength: 1,
+    description: "Google's build of the OpenTelemetry Collector (gcpTracing=true).",
   }),
   scrapeInterval: T.String({ default: '30s', pattern: '^[0-9]+(s|m)$', description: 'How often the collector scrapes /metrics.' }),
   public: Bool(false, 'Allow unauthenticated invocation (invokerIamDisabled: no allUsers binding, which domain-restricted organisations reject).'),
@@ -107,6 +118,8 @@ export type StackConfig = Omit<RawStackConfig, 'queueDriver' | 'replicas'> & { q
 export const CLOUD_RUN_APP_PORT = 8000;
 /** run-gmp-sidecar's own liveness endpoint (entrypoint.go: livenessProbePort). */
 export const COLLECTOR_HEALTH_PORT = 13133;
+/** gcpTracing=true: the trace collector's OTLP receiver and health port (infra/gcp/tracing.ts). */
+export const TRACE_COLLECTOR_PORTS = [4318, 13134] as const;
 /** Connections Cloud SQL keeps for itself and an operator's psql, outside the service's budget. */
 export const DB_RESERVED_CONNECTIONS = 5;
 
@@ -171,6 +184,7 @@ function checkCombinations(config: StackConfig, project: string): void {
       ...(config.queueDriver === 'postgres' ? ([['postgresPort', config.postgresPort]] as Array<[string, number]>) : []),
       ['prometheusPort', config.prometheusPort],
       ['grafanaPort', config.grafanaPort],
+      ...(config.tracing ? ([['tempoPort', config.tempoPort]] as Array<[string, number]>) : []),
       ...(config.alertmanager ? ([['alertmanagerPort', config.alertmanagerPort]] as Array<[string, number]>) : []),
     ];
     for (const [i, [name, port]] of ports.entries()) {
@@ -212,6 +226,9 @@ function checkCloudRun(config: StackConfig, project: string): void {
   }
   for (const [port, what] of [[CLOUD_RUN_APP_PORT, 'the app port Cloud Run routes requests to'], [COLLECTOR_HEALTH_PORT, "the collector sidecar's health port"]] as const) {
     if (config.metricsPort === port) throw new StackConfigError(`invalid ${project}:metricsPort=${port}: ${port} is ${what}`);
+  }
+  if (config.gcpTracing && (TRACE_COLLECTOR_PORTS as readonly number[]).includes(config.metricsPort)) {
+    throw new StackConfigError(`invalid ${project}:metricsPort=${config.metricsPort}: the trace collector sidecar listens there (gcpTracing=true)`);
   }
   if (config.queueDriver === 'sqlite' && config.maxInstances > 1) {
     throw new StackConfigError(`invalid ${project}:maxInstances=${config.maxInstances}: with ${project}:queueDriver=sqlite every instance has its own in-memory queue; use 1, or queueDriver=postgres`);

@@ -3,6 +3,7 @@ import program from '../infra/index';
 import { REQUIRED_APIS } from '../infra/gcp/apis';
 import { scopeToService } from '../infra/gcp/alerting';
 import { COLLECTOR_CONFIG_DIR, COLLECTOR_CONFIG_FILE } from '../infra/gcp/collector';
+import { OTELCOL_GOOGLE_IMAGE, TRACE_COLLECTOR_CONTAINER, TRACING_APIS } from '../infra/gcp/tracing';
 import { readCloudAlerts } from '../infra/monitoring-files';
 import { installPulumiMocks, isSecret, one, ofType, plain, secretInput, type Registered } from './support/pulumi-mocks';
 
@@ -309,6 +310,59 @@ describe('GCP stack', () => {
     [{ dbVersion: 'MYSQL_8_0' }, 'invalid pipewatch:dbVersion="MYSQL_8_0"'],
   ])('bad config %j fails preview with a clear message', async (config, message) => {
     await expect(up(config)).rejects.toThrow(message);
+    expect(mocks.registered).toEqual([]);
+  });
+});
+
+describe('GCP stack tracing (gcpTracing=true; off by default)', () => {
+  test('off by default: two containers, no OTEL_* env, no trace role, API or secret', async () => {
+    const { resources, outputs } = await up();
+    const service = cloudRun(resources);
+    expect(service.template.containers.map((c: { name: string }) => c.name)).toEqual(['pipewatch', 'collector']);
+    expect(containerNamed(service, 'pipewatch').envs.filter((e: { name: string }) => e.name.startsWith('OTEL_'))).toEqual([]);
+    expect(ofType(resources, 'gcp:projects/iAMMember:IAMMember').map((r) => r.inputs.role)).not.toContain('roles/telemetry.tracesWriter');
+    expect(ofType(resources, 'gcp:projects/service:Service').map((r) => r.inputs.service)).not.toContain('telemetry.googleapis.com');
+    expect(outputs.traceExplorerUrl).toBeUndefined();
+  });
+
+  test('on: the app exports OTLP to an otelcol-google sidecar beside the Managed Prometheus one, with its config, role and APIs', async () => {
+    const { resources, outputs } = await up({ gcpTracing: 'true', gcpTraceSampleRatio: '0.05' });
+    const service = cloudRun(resources);
+    // Metrics stay with run-gmp-sidecar (same job/namespace/location labels the alert policies select).
+    expect(service.template.containers.map((c: { name: string }) => c.name)).toEqual(['pipewatch', 'collector', TRACE_COLLECTOR_CONTAINER]);
+    const collector = containerNamed(service, TRACE_COLLECTOR_CONTAINER);
+    expect(collector.image).toBe(OTELCOL_GOOGLE_IMAGE);
+    const configPath = collector.args[0].replace('--config=', '');
+    const mount = collector.volumeMounts[0];
+    expect(configPath).toStartWith(`${mount.mountPath}/`);
+    const volume = service.template.volumes.find((v: { name: string }) => v.name === mount.name);
+    const secret = one(resources, 'gcp:secretmanager/secret:Secret', 'trace-collector-config').inputs;
+    expect(volume.secret).toEqual({ secret: secret.secretId, items: [{ version: '7', path: configPath.slice(mount.mountPath.length + 1) }] });
+    const config = Bun.YAML.parse(secretInput<string>(one(resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'trace-collector-config').inputs.secretData).value) as any;
+    expect(config.processors['resource/gcp_project_id'].attributes[0]).toMatchObject({ key: 'gcp.project_id', value: PROJECT });
+    // Probed on the port its health_check extension opens, not run-gmp-sidecar's 13133.
+    const health = Number(config.extensions.health_check.endpoint.split(':')[1]);
+    expect(collector.livenessProbe.httpGet.port).toBe(health);
+    expect(collector.startupProbe.httpGet.port).toBe(health);
+    expect(health).not.toBe(containerNamed(service, 'collector').livenessProbe.httpGet.port);
+
+    const app = containerNamed(service, 'pipewatch');
+    const env = envOf(app);
+    expect(env).toMatchObject({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.05' });
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${config.receivers.otlp.protocols.http.endpoint}`);
+    expect(app.dependsOns).toEqual([TRACE_COLLECTOR_CONTAINER]);
+
+    const member = `serviceAccount:pipewatch-run@${PROJECT}.iam.gserviceaccount.com`;
+    expect(ofType(resources, 'gcp:projects/iAMMember:IAMMember').map((r) => [r.inputs.role, r.inputs.member])).toContainEqual(['roles/telemetry.tracesWriter', member]);
+    const grant = ofType(resources, 'gcp:secretmanager/secretIamMember:SecretIamMember').find((r) => r.inputs.secretId === secret.secretId)!;
+    expect(grant.inputs).toMatchObject({ role: 'roles/secretmanager.secretAccessor', member });
+    const apis = ofType(resources, 'gcp:projects/service:Service').map((r) => r.inputs.service);
+    for (const api of TRACING_APIS) expect(apis).toContain(api);
+    expect(outputs.traceExplorerUrl).toBe(`https://console.cloud.google.com/traces/explorer?project=${PROJECT}`);
+  });
+
+  test('metricsPort may not take a port the trace collector listens on', async () => {
+    await expect(up({ gcpTracing: 'true', metricsPort: '4318' })).rejects.toThrow('invalid pipewatch:metricsPort=4318: the trace collector sidecar listens there');
     expect(mocks.registered).toEqual([]);
   });
 });

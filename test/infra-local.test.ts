@@ -12,6 +12,9 @@ import { ALERTMANAGER_CONFIG } from '../infra/local/alertmanager';
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from '../infra/local/grafana';
 import { CONFIG_FILE, RULES_DIR } from '../infra/local/prometheus';
 import { MONITORING_PATHS, readLocalMonitoringFiles, REPO_ROOT, type LocalMonitoringFiles } from '../infra/monitoring-files';
+import { TEMPO_CONFIG_FILE, TEMPO_DATASOURCE_UID, TEMPO_IMAGE } from '../infra/local/tempo';
+import { loadConfig } from '../src/config';
+import { tracingOptions } from '../src/tracing/options';
 import { installPulumiMocks, isSecret, one, ofType, plain, secretInput, type Registered } from './support/pulumi-mocks';
 
 // The outputs of Docker/random the program consumes: built image id, pulled image ids, a password.
@@ -45,19 +48,20 @@ const temp = mkdtempSync(join(tmpdir(), 'pipewatch-infra-local-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 describe('local Docker stack', () => {
-  test('one user-defined network joins pipewatch, prometheus and grafana under the aliases the repo config uses; names are per stack', async () => {
+  test('one user-defined network joins pipewatch, prometheus, grafana and tempo under the aliases the repo config uses; names are per stack', async () => {
     const { resources } = await up();
     const network = one(resources, 'docker:index/network:Network').inputs;
     expect(network.driver).toBe('bridge');
     expect(network.name).toBe(PREFIX);
     const containers = ofType(resources, 'docker:index/container:Container');
     // Not `prometheus` or `grafana`: those may already exist on the host, or belong to another stack.
-    expect(containers.map((c) => c.inputs.name).sort()).toEqual([`${PREFIX}-grafana`, `${PREFIX}-pipewatch`, `${PREFIX}-prometheus`]);
+    expect(containers.map((c) => c.inputs.name).sort()).toEqual([`${PREFIX}-grafana`, `${PREFIX}-pipewatch`, `${PREFIX}-prometheus`, `${PREFIX}-tempo`]);
     for (const v of ofType(resources, 'docker:index/volume:Volume')) expect(v.inputs.name).toStartWith(`${PREFIX}-`);
     for (const c of containers) {
       expect(c.inputs.networksAdvanced).toEqual([{ name: network.name, aliases: [c.name] }]);
       expect(c.inputs.restart).toBe('unless-stopped');
-      expect(c.inputs.healthcheck.tests[0]).toBe('CMD');
+      // Tempo has none (see infra/local/tempo.ts): nothing waits on it.
+      if (c.name !== 'tempo') expect(c.inputs.healthcheck.tests[0]).toBe('CMD');
     }
   });
 
@@ -98,7 +102,7 @@ describe('local Docker stack', () => {
     expect(job.static_configs[0]!.targets).toContain(`${app.networksAdvanced[0].aliases[0]}:${app.ports[0].internal}`);
     expect(job.metrics_path ?? '/metrics').toBe('/metrics');
 
-    expect(prometheus.command).toEqual([`--config.file=${CONFIG_FILE}`, '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d']);
+    expect(prometheus.command).toEqual([`--config.file=${CONFIG_FILE}`, '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d', '--enable-feature=exemplar-storage']);
     // Whoever reaches the port could shut Prometheus down through the lifecycle API.
     expect(prometheus.command.join(' ')).not.toContain('--web.enable-lifecycle');
     const tsdb = one(resources, 'docker:index/volume:Volume', 'prometheus-data').inputs;
@@ -134,7 +138,8 @@ describe('local Docker stack', () => {
   });
 
   test('Grafana gets the repo datasource, dashboard provider and every dashboard where the provider looks', async () => {
-    const { resources } = await up();
+    // tracing=false: the datasource file verbatim (with tracing its exemplar link is added, below).
+    const { resources } = await up({ tracing: 'false' });
     const grafana = container(resources, 'grafana');
     expect(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/prometheus.yml`)).toBe(files.grafanaDatasources);
     expect(uploadAt(grafana, `${PROVISIONING_DIR}/dashboards/pipewatch.yml`)).toBe(files.grafanaDashboardProvider);
@@ -219,7 +224,7 @@ describe('local stack with queueDriver=postgres', () => {
     expect(init.content).toContain('CREATE ROLE pipewatch LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE');
     expect(init.content).toContain('CREATE DATABASE pipewatch OWNER pipewatch');
     // No sqlite volume for the service.
-    expect(ofType(resources, 'docker:index/volume:Volume').map((v) => v.name).sort()).toEqual(['postgres-data', 'prometheus-data']);
+    expect(ofType(resources, 'docker:index/volume:Volume').map((v) => v.name).sort()).toEqual(['postgres-data', 'prometheus-data', 'tempo-data']);
     expect(outputs.queueVolume).toBe(`${PREFIX}-postgres-data`);
     expect(outputs.postgresPassword).toBe('generated-Password-123');
   });
@@ -262,11 +267,67 @@ describe('local stack with queueDriver=postgres', () => {
   });
 
   test('sqlite stays one container; bad combinations fail before anything is registered', async () => {
-    expect(ofType((await up({ queueDriver: 'sqlite' })).resources, 'docker:index/container:Container').map((c) => c.name).sort()).toEqual(['grafana', 'pipewatch', 'prometheus']);
+    expect(ofType((await up({ queueDriver: 'sqlite' })).resources, 'docker:index/container:Container').map((c) => c.name).sort()).toEqual(['grafana', 'pipewatch', 'prometheus', 'tempo']);
     await expect(up({ queueDriver: 'sqlite', replicas: '2' })).rejects.toThrow('invalid pipewatch:replicas=2: sqlite is one process');
     expect(mocks.registered).toEqual([]);
     await expect(up({ queueDriver: 'postgres', replicas: '3', prometheusPort: '8002' })).rejects.toThrow('invalid pipewatch:prometheusPort=8002: pipewatch:apiPort+2 already publishes that port');
     await expect(up({ queueDriver: 'postgres', postgresPort: '3000' })).rejects.toThrow('invalid pipewatch:grafanaPort=3000: pipewatch:postgresPort already publishes');
+  });
+});
+
+describe('local stack tracing (tracing=true, the default)', () => {
+  const envOf = (c: Record<string, any>) => Object.fromEntries((c.envs as string[]).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+
+  test('every service container exports OTLP to the Tempo container on the stack network', async () => {
+    const { resources, outputs } = await up({ queueDriver: 'postgres', replicas: '2', traceSampleRatio: '0.25' });
+    const tempo = container(resources, 'tempo');
+    expect(tempo.name).toBe(`${PREFIX}-tempo`);
+    expect(tempo.image).toBe('sha256:tempo-image');
+    expect(one(resources, 'docker:index/remoteImage:RemoteImage', 'tempo-image').inputs.name).toBe(TEMPO_IMAGE);
+    // The receiver Tempo's uploaded config opens, addressed by the alias Tempo has on the network.
+    const tempoYaml = Bun.YAML.parse(uploadAt(tempo, TEMPO_CONFIG_FILE)) as any;
+    const otlpPort = Number(String(tempoYaml.distributor.receivers.otlp.protocols.http.endpoint).split(':')[1]);
+    for (const name of ['pipewatch-1', 'pipewatch-2']) {
+      const env = envOf(container(resources, name));
+      expect(env).toMatchObject({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${tempo.networksAdvanced[0].aliases[0]}:${otlpPort}`,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      });
+      // The service's own config accepts them (the same validation as at start-up).
+      expect(tracingOptions(loadConfig(env))).toMatchObject({ exporter: 'otlp', url: `http://tempo:${otlpPort}/v1/traces`, ratio: 0.25 });
+    }
+    // Tempo's API published on 127.0.0.1 only; OTLP stays inside the network.
+    expect(tempo.ports).toEqual([{ internal: 3200, external: 3200, ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(outputs.tempoUrl).toBe('http://127.0.0.1:3200');
+  });
+
+  test('Prometheus keeps exemplars; Grafana gets the Tempo datasource and the Prometheus datasource links exemplars to it', async () => {
+    const { resources } = await up();
+    expect(container(resources, 'prometheus').command).toContain('--enable-feature=exemplar-storage');
+    const grafana = container(resources, 'grafana');
+    const tempoDs = (Bun.YAML.parse(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/tempo.yml`)) as any).datasources[0];
+    const tempo = container(resources, 'tempo');
+    expect(tempoDs).toMatchObject({ type: 'tempo', uid: TEMPO_DATASOURCE_UID, url: `http://${tempo.networksAdvanced[0].aliases[0]}:${tempo.ports[0].internal}` });
+    const prometheusDs = (Bun.YAML.parse(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/prometheus.yml`)) as any).datasources.find((d: any) => d.type === 'prometheus');
+    // The label the service writes its exemplars under (src/tracing/http.ts: trace_id), to the Tempo uid.
+    expect(prometheusDs.jsonData.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: tempoDs.uid }]);
+    // Everything else in the repo's datasource stays as generated.
+    const repo = (Bun.YAML.parse(files.grafanaDatasources) as any).datasources.find((d: any) => d.type === 'prometheus');
+    expect(prometheusDs).toMatchObject({ ...repo, jsonData: { ...repo.jsonData } });
+  });
+
+  test('tracing=false: no Tempo, no OTEL_* env, no exemplar flag, the datasource file verbatim; a port clash with Tempo is refused', async () => {
+    const { resources, outputs } = await up({ tracing: 'false' });
+    expect(ofType(resources, 'docker:index/container:Container').map((c) => c.name)).not.toContain('tempo');
+    expect((container(resources, 'pipewatch').envs as string[]).filter((l) => l.startsWith('OTEL_'))).toEqual([]);
+    expect(container(resources, 'prometheus').command).not.toContain('--enable-feature=exemplar-storage');
+    expect((container(resources, 'grafana').uploads as Array<{ file: string }>).map((u) => u.file)).not.toContain(`${PROVISIONING_DIR}/datasources/tempo.yml`);
+    expect(outputs.tempoUrl).toBeUndefined();
+    await expect(up({ tempoPort: '3000' })).rejects.toThrow('invalid pipewatch:tempoPort=3000: pipewatch:grafanaPort already publishes that port');
+    expect(mocks.registered).toEqual([]);
+    await expect(up({ tracing: 'false', tempoPort: '3000' })).resolves.toBeDefined();
   });
 });
 

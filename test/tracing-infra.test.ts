@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { readStackConfig } from '../infra/config';
-import { otelcolGoogleConfig, appTracingEnv, TRACING_APIS, TRACING_ROLES } from '../infra/gcp/tracing';
+import { COLLECTOR_HEALTH_PORT, parseStackConfig, readStackConfig } from '../infra/config';
+import { appTracingEnv, OTELCOL_GOOGLE_IMAGE, otelcolTracesConfig, TRACE_COLLECTOR_HEALTH_PORT, TRACING_APIS, TRACING_ROLES } from '../infra/gcp/tracing';
 import { stackNetwork } from '../infra/local/network';
 import { serviceTracingEnv, tempoConfig, tempoContainer, tempoDatasource, TEMPO_CONFIG_FILE, TEMPO_DATASOURCE_UID, TEMPO_IMAGE } from '../infra/local/tempo';
 import { loadConfig } from '../src/config';
@@ -40,17 +40,25 @@ describe('local stack: Tempo', () => {
   });
 });
 
-describe('GCP stack: otelcol-google as the one sidecar', () => {
-  test('the app exports to the receiver the collector opens; metrics are scraped from the private port', () => {
+describe('GCP stack: otelcol-google as the trace sidecar (gcpTracing=true)', () => {
+  test('the app exports to the receiver the collector opens; the spans are filed under the project; every named component is defined', () => {
     const options = tracingOptions(loadConfig(appTracingEnv()));
-    const config = Bun.YAML.parse(otelcolGoogleConfig({ projectId: 'p', metricsPort: 9091, scrapeInterval: '30s' })) as any;
+    const config = Bun.YAML.parse(otelcolTracesConfig({ projectId: 'p' })) as any;
     expect(options.url).toBe(`http://${config.receivers.otlp.protocols.http.endpoint}/v1/traces`);
-    expect(config.receivers.prometheus.config.scrape_configs[0]).toMatchObject({ job_name: 'pipewatch', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9091'] }] });
-    // Every component a pipeline names is defined.
+    expect(config.exporters['otlphttp/telemetry']).toMatchObject({ endpoint: 'https://telemetry.googleapis.com', auth: { authenticator: 'googleclientauth' } });
+    // The Telemetry API needs gcp.project_id on the resource.
+    expect(config.processors['resource/gcp_project_id'].attributes).toEqual([{ key: 'gcp.project_id', value: 'p', action: 'insert' }]);
+    // Not 13133: run-gmp-sidecar's liveness port on the same localhost.
+    expect(config.extensions.health_check.endpoint).toBe(`0.0.0.0:${TRACE_COLLECTOR_HEALTH_PORT}`);
+    expect(TRACE_COLLECTOR_HEALTH_PORT).not.toBe(COLLECTOR_HEALTH_PORT);
+    expect(Object.keys(config.service.pipelines)).toEqual(['traces']);
     for (const pipeline of Object.values(config.service.pipelines) as Array<Record<string, string[]>>) {
       for (const kind of ['receivers', 'processors', 'exporters'] as const) for (const name of pipeline[kind]!) expect(config[kind][name]).toBeDefined();
     }
+    for (const name of config.service.extensions) expect(config.extensions[name]).toBeDefined();
     expect(TRACING_APIS).toContain('telemetry.googleapis.com');
-    expect(TRACING_ROLES).toContain('roles/telemetry.tracesWriter');
+    expect(TRACING_ROLES).toEqual(['roles/telemetry.tracesWriter']);
+    expect(parseStackConfig({ target: 'gcp' }).traceCollectorImage).toBe(OTELCOL_GOOGLE_IMAGE);
+    expect(parseStackConfig({}).tempoImage).toBe(TEMPO_IMAGE);
   });
 });

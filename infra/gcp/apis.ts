@@ -1,4 +1,5 @@
 import * as gcp from '@pulumi/gcp';
+import { TRACING_APIS } from './tracing';
 
 /**
  * APIs a fresh project needs for this stack. Service Usage is what enables the others (a project
@@ -18,9 +19,9 @@ export const REQUIRED_APIS = [
   'sqladmin.googleapis.com',
 ] as const;
 
-/** Enables them; `pulumi destroy` leaves them enabled (other workloads in the project may use them). */
-export function enableApis(project: string): gcp.projects.Service[] {
-  return REQUIRED_APIS.map(
+/** Enables them (with tracing, the Telemetry and Cloud Trace APIs too); `pulumi destroy` leaves them enabled (other workloads in the project may use them). */
+export function enableApis(project: string, tracing = false): gcp.projects.Service[] {
+  return [...REQUIRED_APIS, ...(tracing ? TRACING_APIS : [])].map(
     (service) => new gcp.projects.Service(`api-${service.split('.')[0]}`, { project, service, disableOnDestroy: false }),
   );
 }

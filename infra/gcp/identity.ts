@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import type { GcpContext } from './context';
+import { TRACING_ROLES } from './tracing';
 
 /**
  * Project-wide roles of the runtime identity, and nothing more: the collector writes metrics, both
@@ -28,7 +29,8 @@ export function runtimeIdentity(ctx: GcpContext) {
     { dependsOn: ctx.apis },
   );
   const member = account.email.apply((email) => `serviceAccount:${email}`);
-  const roles = [...RUNTIME_PROJECT_ROLES, ...(ctx.config.queueDriver === 'postgres' ? [CLOUD_SQL_CLIENT_ROLE] : [])];
+  // gcpTracing=true: the trace collector writes spans as this account too.
+  const roles = [...RUNTIME_PROJECT_ROLES, ...(ctx.config.queueDriver === 'postgres' ? [CLOUD_SQL_CLIENT_ROLE] : []), ...(ctx.config.gcpTracing ? TRACING_ROLES : [])];
   const grants = roles.map(
     (role) => new gcp.projects.IAMMember(`runtime-${role.split('/')[1]!.replace('.', '-')}`, { project: ctx.project, role, member }),
   );

@@ -9,6 +9,7 @@ import { queueDatabase } from './database';
 import { runtimeIdentity } from './identity';
 import { imageRegistry } from './registry';
 import { cloudRunService } from './service';
+import { traceCollector } from './tracing';
 
 /**
  * The GCP stack: image in Artifact Registry, Cloud SQL for the shared queue (queueDriver=postgres),
@@ -19,7 +20,7 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
   const ctx: GcpContext = {
     ...settings,
     config,
-    apis: enableApis(settings.project),
+    apis: enableApis(settings.project, config.gcpTracing),
     labels: { app: 'pipewatch', service: config.serviceName, stack: pulumi.getStack().toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63) },
   };
 
@@ -27,13 +28,15 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
   const identity = runtimeIdentity(ctx);
   const collector = collectorConfig(ctx, identity.member);
   const database = config.queueDriver === 'postgres' ? queueDatabase(ctx, identity.member) : undefined;
+  const traces = config.gcpTracing ? traceCollector(ctx, identity.member) : undefined;
   const run = cloudRunService(ctx, {
     imageDigest: registry.image.repoDigest,
     serviceAccountEmail: identity.account.email,
     collectorVolume: collector.volume,
     ...(database ? { database } : {}),
-    // The first revision reads both secrets and opens the database from its first second.
-    dependsOn: [...identity.grants, collector.access, ...(database ? [database.access, database.user, database.database] : [])],
+    ...(traces ? { traceCollector: traces } : {}),
+    // The first revision reads its secrets and opens the database from its first second.
+    dependsOn: [...identity.grants, collector.access, ...(database ? [database.access, database.user, database.database] : []), ...(traces ? [traces.access] : [])],
   });
   const alerting = alertPolicies(ctx, alerts);
 
@@ -49,6 +52,8 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
     metricsExplorerUrl: `${console}/monitoring/metrics-explorer?project=${settings.project}`,
     // Prometheus HTTP API of Managed Prometheus (a Grafana datasource URL, with Google auth).
     prometheusQueryApi: `https://monitoring.googleapis.com/v1/projects/${settings.project}/location/global/prometheus`,
+    // gcpTracing=true: Cloud Trace's explorer (traces arrive through the Telemetry API).
+    traceExplorerUrl: config.gcpTracing ? `${console}/traces/explorer?project=${settings.project}` : undefined,
     alertPoliciesUrl: `${console}/monitoring/alerting/policies?project=${settings.project}`,
     alertPolicyCount: alerting.policies.length,
     queueDriver: config.queueDriver,
@@ -57,5 +62,5 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
     databaseConnectionName: database?.instance.connectionName,
     databasePasswordSecret: database?.secret.secretId,
   };
-  return { outputs, resources: { ctx, registry, identity, collector, database, run, alerting } };
+  return { outputs, resources: { ctx, registry, identity, collector, database, traces, run, alerting } };
 }

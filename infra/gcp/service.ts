@@ -1,9 +1,10 @@
 import * as gcp from '@pulumi/gcp';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { CLOUD_RUN_APP_PORT } from '../config';
 import { collectorContainer } from './collector';
 import type { GcpContext } from './context';
 import { CLOUDSQL_MOUNT, type QueueDatabase } from './database';
+import { appTracingEnv, TRACE_COLLECTOR_CONTAINER, type TraceCollector } from './tracing';
 
 export const APP_CONTAINER = 'pipewatch';
 /** The ingress port; Cloud Run routes requests only here and passes it to the app as PORT. */
@@ -17,6 +18,8 @@ export interface CloudRunArgs {
   collectorVolume: gcp.types.input.cloudrunv2.ServiceTemplateVolume;
   /** queueDriver=postgres: the Cloud SQL socket volume and the connection's env. */
   database?: Pick<QueueDatabase, 'volume' | 'envs'>;
+  /** gcpTracing=true: the otelcol-google sidecar the app sends its traces to. */
+  traceCollector?: Pick<TraceCollector, 'volume' | 'container'>;
   /** Created first: the revision reads the secret and writes as the account from its first second. */
   dependsOn: pulumi.Resource[];
 }
@@ -46,7 +49,11 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
       // Cloud Run stops routing to an instance before it sends SIGTERM: no drain window needed.
       { name: 'SHUTDOWN_DRAIN_MS', value: '0' },
       { name: 'LOG_LEVEL', value: config.logLevel },
+      // gcpTracing=true: the standard OTEL_* variables, OTLP to the trace collector on localhost.
+      ...(args.traceCollector ? Object.entries(appTracingEnv(String(config.gcpTraceSampleRatio))).map(([name, value]) => ({ name, value })) : []),
     ],
+    // The trace collector's receiver is up before the first request is traced.
+    ...(args.traceCollector ? { dependsOns: [TRACE_COLLECTOR_CONTAINER] } : {}),
     resources: {
       limits: { cpu: config.cpu, memory: config.memory },
       // Explicit: CPU stays allocated between requests (instance-based billing), so the background
@@ -79,8 +86,8 @@ export function cloudRunService(ctx: GcpContext, args: CloudRunArgs) {
         scaling: { minInstanceCount: config.minInstances, maxInstanceCount: config.maxInstances },
         timeout: '60s',
         labels: ctx.labels,
-        containers: [app, collectorContainer(ctx, APP_CONTAINER)],
-        volumes: [args.collectorVolume, ...(args.database ? [args.database.volume] : [])],
+        containers: [app, collectorContainer(ctx, APP_CONTAINER), ...(args.traceCollector ? [args.traceCollector.container] : [])],
+        volumes: [args.collectorVolume, ...(args.database ? [args.database.volume] : []), ...(args.traceCollector ? [args.traceCollector.volume] : [])],
       },
     },
     { dependsOn: [...ctx.apis, ...args.dependsOn] },

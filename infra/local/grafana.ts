@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { LocalMonitoringFiles } from '../monitoring-files';
 import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
+import { tempoDatasource, withExemplarLinks } from './tempo';
 import { GRAFANA_DASHBOARDS_DIR, GRAFANA_HOST, GRAFANA_PORT, GRAFANA_PROVISIONING_DIR } from './topology';
 
 export { GRAFANA_PORT } from './topology';
@@ -40,7 +41,9 @@ export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles,
         'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES=false',
       ]),
       uploads: [
-        upload(`${PROVISIONING_DIR}/datasources/prometheus.yml`, files.grafanaDatasources),
+        // tracing=true: the Tempo datasource, and the Prometheus one's exemplars linking to it.
+        upload(`${PROVISIONING_DIR}/datasources/prometheus.yml`, ctx.config.tracing ? withExemplarLinks(files.grafanaDatasources) : files.grafanaDatasources),
+        ...(ctx.config.tracing ? [upload(`${PROVISIONING_DIR}/datasources/tempo.yml`, tempoDatasource())] : []),
         upload(`${PROVISIONING_DIR}/dashboards/pipewatch.yml`, files.grafanaDashboardProvider),
         ...files.dashboards.map((dashboard) => upload(`${DASHBOARDS_DIR}/${dashboard.name}`, dashboard.content)),
       ],

@@ -1,5 +1,6 @@
 import * as docker from '@pulumi/docker';
 import type { LocalMonitoringFiles } from '../monitoring-files';
+import { PROMETHEUS_EXEMPLAR_FLAG } from './tempo';
 import { onNetwork, pulledImage, published, stackName, upload, type LocalContext } from './common';
 import { PROMETHEUS_CONFIG_FILE, PROMETHEUS_DATA_DIR, PROMETHEUS_HOST, PROMETHEUS_PORT, PROMETHEUS_RULES_DIR, SERVICE_HOST, SERVICE_PORT } from './topology';
 
@@ -48,7 +49,14 @@ export function prometheusContainer(ctx: LocalContext, files: LocalMonitoringFil
       image: image.imageId,
       // No --web.enable-lifecycle: whoever reaches the port could stop Prometheus with it. A
       // changed rule file reaches the container by `pulumi up` (new upload, new container).
-      command: [`--config.file=${CONFIG_FILE}`, `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`, `--storage.tsdb.retention.time=${ctx.config.prometheusRetention}`],
+      // tracing=true: exemplar storage, so latency buckets keep the trace id of a sampled request
+      // (Prometheus asks for OpenMetrics, which carries them).
+      command: [
+        `--config.file=${CONFIG_FILE}`,
+        `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
+        `--storage.tsdb.retention.time=${ctx.config.prometheusRetention}`,
+        ...(ctx.config.tracing ? [PROMETHEUS_EXEMPLAR_FLAG] : []),
+      ],
       uploads: [
         upload(CONFIG_FILE, prometheusConfig(files.prometheusConfig, opts)),
         ...files.rules.map((rule) => upload(`${RULES_DIR}/${rule.name}`, rule.content)),

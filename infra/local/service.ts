@@ -1,8 +1,9 @@
 import * as docker from '@pulumi/docker';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { serviceImage } from '../container/image';
 import { onNetwork, published, stackName, type LocalContext } from './common';
 import type { PostgresContainer } from './postgres';
+import { serviceTracingEnv } from './tempo';
 import { DATA_DIR, SERVICE_PORT, serviceHost } from './topology';
 
 export { DATA_DIR, SERVICE_HOST, SERVICE_PORT } from './topology';
@@ -12,7 +13,7 @@ export { DATA_DIR, SERVICE_HOST, SERVICE_PORT } from './topology';
  * outlives it. postgres: `replicas` containers on one shared queue in the PostgreSQL container,
  * each its own Prometheus target (`pipewatch-N:8000`), replica N published on apiPort + N - 1.
  */
-export function serviceContainers(ctx: LocalContext, postgres?: PostgresContainer) {
+export function serviceContainers(ctx: LocalContext, postgres?: PostgresContainer, tempo?: docker.Container) {
   const { config } = ctx;
   const image = serviceImage('pipewatch-image', { imageName: `${ctx.prefix}:local` });
   const data = postgres ? undefined : new docker.Volume('pipewatch-data', { name: stackName(ctx, 'data'), labels: ctx.labels });
@@ -25,6 +26,8 @@ export function serviceContainers(ctx: LocalContext, postgres?: PostgresContaine
     // Docker stops routing only when the container is gone: keep answering (readyz 503) for up to 1 s.
     `SHUTDOWN_DRAIN_MS=${Math.min(1_000, config.shutdownGraceMs)}`,
     `LOG_LEVEL=${config.logLevel}`,
+    // tracing=true: the standard OTEL_* variables, exporting to the stack's Tempo.
+    ...(config.tracing ? serviceTracingEnv(String(config.traceSampleRatio)) : []),
   ];
   const envs: pulumi.Input<string[]> = postgres
     ? postgres.envs.apply((connection) => [...common, 'QUEUE_DRIVER=postgres', `PG_POOL_MAX=${config.pgPoolMax}`, ...connection])
@@ -53,7 +56,8 @@ export function serviceContainers(ctx: LocalContext, postgres?: PostgresContaine
         labels: ctx.labels,
       },
       // The name cannot exist twice; with postgres the service starts once its database is healthy.
-      { deleteBeforeReplace: true, ...(postgres ? { dependsOn: [postgres.container] } : {}) },
+      // With tracing, after Tempo exists so the first spans have somewhere to go.
+      { deleteBeforeReplace: true, dependsOn: [...(postgres ? [postgres.container] : []), ...(tempo ? [tempo] : [])] },
     );
   });
   /** `host:port` of every replica, as Prometheus scrapes them. */

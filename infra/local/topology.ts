@@ -25,6 +25,13 @@ export const GRAFANA_DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
 export const ALERTMANAGER_HOST = 'alertmanager';
 export const ALERTMANAGER_PORT = 9093;
 
+/** tracing=true: Grafana Tempo (single binary). Its HTTP API (Grafana's datasource) and OTLP/HTTP receiver. */
+export const TEMPO_HOST = 'tempo';
+export const TEMPO_HTTP_PORT = 3200;
+export const TEMPO_OTLP_HTTP_PORT = 4318;
+export const TEMPO_CONFIG_FILE = '/etc/tempo/tempo.yaml';
+export const TEMPO_DATA_DIR = '/var/tempo';
+
 export const POSTGRES_HOST = 'postgres';
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_DATA_DIR = '/var/lib/postgresql/data';
