@@ -47,7 +47,8 @@ export function readArtilleryRun(report: ArtilleryReport, requestName = 'submit'
   const { counters, summaries, firstMetricAt, lastMetricAt } = report.aggregate;
   const latency = summaries[`endpoint.response_time.${requestName}`];
   if (!latency) throw new Error(`the report has no endpoint.response_time.${requestName}: was the scenario's POST named "${requestName}"?`);
-  if (counters['pw.submit_data.posts'] === undefined) throw new Error('the report has no pw.submit_data.posts counter: run a pipewatch scenario (artillery/processors/pipewatch.ts)');
+  if (counters['pw.submit_data.posts'] === undefined)
+    throw new Error('the report has no pw.submit_data.posts counter: run a pipewatch scenario (artillery/processors/pipewatch.ts)');
   return {
     firstMetricAt,
     lastMetricAt,
@@ -167,7 +168,10 @@ function single(samples: Array<{ value: [number, string] }>): number {
 
 /** Adds label matchers to a `{job="x"}`-style selector. */
 function withLabels(selector: string, extra: string): string {
-  const inner = selector.trim().replace(/^\{|\}$/g, '').trim();
+  const inner = selector
+    .trim()
+    .replace(/^\{|\}$/g, '')
+    .trim();
   return `{${[inner, extra].filter(Boolean).join(',')}}`;
 }
 
@@ -181,7 +185,8 @@ export async function waitForScrapeAfter(query: PrometheusQuery, selector: strin
     const now = Date.now() / 1000;
     const stamp = single(await query(`max(timestamp(app_requests_total${selector}))`, now));
     if (stamp > afterSeconds) return;
-    if (Date.now() > deadline) throw new Error(`no scrape of app_requests_total${selector} after the run within ${timeoutMs} ms: is Prometheus scraping the service?`);
+    if (Date.now() > deadline)
+      throw new Error(`no scrape of app_requests_total${selector} after the run within ${timeoutMs} ms: is Prometheus scraping the service?`);
     await Bun.sleep(500);
   }
 }
@@ -244,7 +249,9 @@ function parseArgs(argv: string[]): CrossCheckOptions {
   const reportPath = get('--report');
   const prometheusUrl = get('--prometheus') ?? process.env.PROMETHEUS_URL;
   if (!reportPath || !prometheusUrl) {
-    throw new Error("usage: bun artillery/crosscheck.ts --report REPORT.json --prometheus URL [--selector '{job=\"pipewatch\"}'] [--request submit] [--from MS --to MS]");
+    throw new Error(
+      'usage: bun artillery/crosscheck.ts --report REPORT.json --prometheus URL [--selector \'{job="pipewatch"}\'] [--request submit] [--from MS --to MS]',
+    );
   }
   const from = get('--from');
   const to = get('--to');

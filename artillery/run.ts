@@ -121,7 +121,13 @@ function envNumber(name: string): number | undefined {
  * using it; a per-run bundle lets runs (and test files) overlap safely.
  */
 async function bundleProcessor(dir: string): Promise<string> {
-  const built = await Bun.build({ entrypoints: [join(ROOT, 'artillery/processors/pipewatch.ts')], outdir: dir, target: 'node', format: 'esm', naming: 'pipewatch.mjs' });
+  const built = await Bun.build({
+    entrypoints: [join(ROOT, 'artillery/processors/pipewatch.ts')],
+    outdir: dir,
+    target: 'node',
+    format: 'esm',
+    naming: 'pipewatch.mjs',
+  });
   if (!built.success) throw new Error(`bundling the processor failed:\n${built.logs.join('\n')}`);
   return join(dir, 'pipewatch.mjs');
 }

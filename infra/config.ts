@@ -9,8 +9,7 @@ import { describeRule } from '../src/schema-rule';
  * value stops `pulumi preview` with one line naming the key and the rule instead of a cloud API error
  * halfway through `pulumi up`.
  */
-const Int = (minimum: number, maximum: number, dflt: number, description: string) =>
-  T.Integer({ minimum, maximum, default: dflt, description });
+const Int = (minimum: number, maximum: number, dflt: number, description: string) => T.Integer({ minimum, maximum, default: dflt, description });
 const Port = (dflt: number, description: string) => Int(1, 65535, dflt, description);
 const Bool = (dflt: boolean, description: string) => T.Boolean({ default: dflt, description });
 const OneOf = <V extends string>(values: readonly V[], dflt: V, description: string) =>
@@ -25,7 +24,12 @@ export const StackConfigSchema = T.Object({
   // The service, both targets.
   logLevel: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, 'info', 'LOG_LEVEL of the service.'),
   sqliteSynchronous: OneOf(['NORMAL', 'FULL'] as const, 'FULL', 'SQLITE_SYNCHRONOUS of the queue (FULL: accepted jobs survive power loss).'),
-  shutdownGraceMs: Int(0, 600_000, 8_000, 'SHUTDOWN_GRACE_MS: how long a stopping container drains. Cloud Run allows at most 9000 (it kills 10 s after SIGTERM).'),
+  shutdownGraceMs: Int(
+    0,
+    600_000,
+    8_000,
+    'SHUTDOWN_GRACE_MS: how long a stopping container drains. Cloud Run allows at most 9000 (it kills 10 s after SIGTERM).',
+  ),
   queueDriver: T.Optional(
     T.Union([T.Literal('sqlite'), T.Literal('postgres')], {
       description: 'QUEUE_DRIVER of the service. Default: postgres on gcp (Cloud SQL), sqlite locally (one service container).',
@@ -54,23 +58,45 @@ export const StackConfigSchema = T.Object({
   prometheusImage: T.String({ default: 'prom/prometheus:v2.53.4', minLength: 1, description: 'Prometheus image (v2.53 LTS).' }),
   grafanaImage: T.String({ default: 'grafana/grafana:11.6.1', minLength: 1, description: 'Grafana image (11.6.x, the dashboards SDK version).' }),
   alertmanagerImage: T.String({ default: 'prom/alertmanager:v0.27.0', minLength: 1, description: 'Alertmanager image.' }),
-  replicas: T.Optional(T.Integer({ minimum: 1, maximum: 9, description: 'Service containers (queueDriver=postgres only; sqlite runs one). Default: 2 with postgres, 1 with sqlite.' })),
+  replicas: T.Optional(
+    T.Integer({
+      minimum: 1,
+      maximum: 9,
+      description: 'Service containers (queueDriver=postgres only; sqlite runs one). Default: 2 with postgres, 1 with sqlite.',
+    }),
+  ),
   postgresImage: T.String({ default: 'postgres:16.9-bookworm', minLength: 1, description: 'PostgreSQL image of the local stack (queueDriver=postgres).' }),
   postgresPort: Port(5432, 'Host port PostgreSQL is published on (queueDriver=postgres), for psql from this host.'),
-  tracing: Bool(true, 'Local stack: run Grafana Tempo and have the service export its traces to it (OTEL_* env). false: no Tempo, the service exports nothing.'),
-  traceSampleRatio: T.Number({ minimum: 0, maximum: 1, default: 1, description: 'OTEL_TRACES_SAMPLER_ARG of the local service (parentbased_traceidratio): share of new traces kept.' }),
+  tracing: Bool(
+    true,
+    'Local stack: run Grafana Tempo and have the service export its traces to it (OTEL_* env). false: no Tempo, the service exports nothing.',
+  ),
+  traceSampleRatio: T.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 1,
+    description: 'OTEL_TRACES_SAMPLER_ARG of the local service (parentbased_traceidratio): share of new traces kept.',
+  }),
   tempoImage: T.String({ default: 'grafana/tempo:2.6.1', minLength: 1, description: 'Grafana Tempo image of the local stack (tracing=true).' }),
   tempoPort: Port(3200, "Host port of Tempo's HTTP API (tracing=true); Grafana reaches it on the stack network."),
 
   // GCP stack (project and region come from the provider's own keys gcp:project and gcp:region).
   // The runtime service account id is `<serviceName>-run` (6-30 characters): at most 26 here.
-  serviceName: T.String({ default: 'pipewatch', pattern: '^[a-z][-a-z0-9]{0,24}[a-z0-9]$', description: 'Cloud Run service name (2-26 characters: the service account id <serviceName>-run has at most 30).' }),
+  serviceName: T.String({
+    default: 'pipewatch',
+    pattern: '^[a-z][-a-z0-9]{0,24}[a-z0-9]$',
+    description: 'Cloud Run service name (2-26 characters: the service account id <serviceName>-run has at most 30).',
+  }),
   repositoryId: T.String({ default: 'pipewatch', pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$', description: 'Artifact Registry repository id.' }),
   minInstances: Int(1, 100, 1, 'Cloud Run minimum instances (at least 1: the queue works between requests, and the "no target" alert means an outage).'),
   maxInstances: Int(1, 100, 3, 'Cloud Run maximum instances (postgres: a small autoscaling range on one shared queue; sqlite: must be 1).'),
   concurrency: Int(1, 1000, 80, 'Requests one instance serves at once.'),
   cpu: OneOf(['1', '2', '4', '6', '8'] as const, '1', 'vCPUs of the app container (CPU stays allocated: the queue works after the response).'),
-  memory: T.String({ default: '512Mi', pattern: '^[0-9]+(Mi|Gi)$', description: 'Memory of the app container, e.g. 512Mi or 1Gi (with sqlite the queue file lives in it on Cloud Run).' }),
+  memory: T.String({
+    default: '512Mi',
+    pattern: '^[0-9]+(Mi|Gi)$',
+    description: 'Memory of the app container, e.g. 512Mi or 1Gi (with sqlite the queue file lives in it on Cloud Run).',
+  }),
   metricsPort: Port(9091, 'Private port the app serves /metrics on; only the collector sidecar reaches it.'),
   collectorImage: T.String({
     // 1.7.0: the newest tagged release of GoogleCloudPlatform/run-gmp-sidecar (March 2026).
@@ -78,8 +104,16 @@ export const StackConfigSchema = T.Object({
     minLength: 1,
     description: "Google's Managed Service for Prometheus collector sidecar image.",
   }),
-  gcpTracing: Bool(false, 'GCP stack: a second sidecar (otelcol-google) sends the service\'s traces to Cloud Trace via the Telemetry API. Off by default: unverified without a real `pulumi up` (README).'),
-  gcpTraceSampleRatio: T.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'OTEL_TRACES_SAMPLER_ARG on Cloud Run (gcpTracing=true, parentbased_traceidratio).' }),
+  gcpTracing: Bool(
+    false,
+    "GCP stack: a second sidecar (otelcol-google) sends the service's traces to Cloud Trace via the Telemetry API. Off by default: unverified without a real `pulumi up` (README).",
+  ),
+  gcpTraceSampleRatio: T.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0.1,
+    description: 'OTEL_TRACES_SAMPLER_ARG on Cloud Run (gcpTracing=true, parentbased_traceidratio).',
+  }),
   traceCollectorImage: T.String({
     default: 'us-docker.pkg.dev/cloud-ops-agents-artifacts/google-cloud-opentelemetry-collector/otelcol-google:0.130.0',
     minLength: 1,
@@ -88,16 +122,30 @@ export const StackConfigSchema = T.Object({
   scrapeInterval: T.String({ default: '30s', pattern: '^[0-9]+(s|m)$', description: 'How often the collector scrapes /metrics.' }),
   public: Bool(false, 'Allow unauthenticated invocation (invokerIamDisabled: no allUsers binding, which domain-restricted organisations reject).'),
   runbookBaseUrl: T.Optional(
-    T.String({ pattern: '^https://[^\\s#]+$', description: 'Where README.md is published (e.g. https://github.com/OWNER/pipewatch/blob/main/README.md): alert policies link runbooks there.' }),
+    T.String({
+      pattern: '^https://[^\\s#]+$',
+      description: 'Where README.md is published (e.g. https://github.com/OWNER/pipewatch/blob/main/README.md): alert policies link runbooks there.',
+    }),
   ),
 
   // Cloud SQL for PostgreSQL (gcp with queueDriver=postgres).
   dbVersion: OneOf(['POSTGRES_15', 'POSTGRES_16', 'POSTGRES_17'] as const, 'POSTGRES_16', 'Cloud SQL database version.'),
-  dbTier: T.String({ default: 'db-custom-1-3840', pattern: '^db-(custom-[0-9]+-[0-9]+|f1-micro|g1-small|perf-optimized-N-[0-9]+)$', description: 'Cloud SQL machine tier (ENTERPRISE edition), e.g. db-custom-1-3840 (1 vCPU, 3.75 GB).' }),
+  dbTier: T.String({
+    default: 'db-custom-1-3840',
+    pattern: '^db-(custom-[0-9]+-[0-9]+|f1-micro|g1-small|perf-optimized-N-[0-9]+)$',
+    description: 'Cloud SQL machine tier (ENTERPRISE edition), e.g. db-custom-1-3840 (1 vCPU, 3.75 GB).',
+  }),
   dbDiskGb: Int(10, 65_536, 10, 'Cloud SQL SSD size in GB (grows automatically when nearly full).'),
-  dbAvailability: OneOf(['REGIONAL', 'ZONAL'] as const, 'REGIONAL', 'REGIONAL: a standby in a second zone with automatic failover (production). ZONAL: one zone, half the price (test stacks).'),
+  dbAvailability: OneOf(
+    ['REGIONAL', 'ZONAL'] as const,
+    'REGIONAL',
+    'REGIONAL: a standby in a second zone with automatic failover (production). ZONAL: one zone, half the price (test stacks).',
+  ),
   dbMaxConnections: Int(25, 5_000, 100, 'max_connections flag of the instance; the connection budget is checked against it.'),
-  dbDeletionProtection: Bool(true, 'Both deletion protections of the Cloud SQL instance (Pulumi and the API). Set false and `pulumi up` before `pulumi destroy`.'),
+  dbDeletionProtection: Bool(
+    true,
+    'Both deletion protections of the Cloud SQL instance (Pulumi and the API). Set false and `pulumi up` before `pulumi destroy`.',
+  ),
   dbMaintenanceDay: Int(1, 7, 7, 'Maintenance window day (1 = Monday ... 7 = Sunday).'),
   dbMaintenanceHour: Int(0, 23, 3, 'Maintenance window start hour, UTC.'),
   deletionProtection: Bool(false, 'Cloud Run deletion protection (true blocks `pulumi destroy` until set back to false).'),
@@ -136,7 +184,8 @@ export class StackConfigError extends pulumi.RunError {}
 export function parseStackConfig(raw: Record<string, string | undefined>, project = 'pipewatch'): StackConfig {
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) {
-    if (!(key in StackConfigSchema.properties)) throw new StackConfigError(`unknown config key ${project}:${key} (known: ${Object.keys(StackConfigSchema.properties).join(', ')})`);
+    if (!(key in StackConfigSchema.properties))
+      throw new StackConfigError(`unknown config key ${project}:${key} (known: ${Object.keys(StackConfigSchema.properties).join(', ')})`);
   }
   for (const key of Object.keys(StackConfigSchema.properties)) {
     const value = raw[key]?.trim();
@@ -175,12 +224,17 @@ function checkCombinations(config: StackConfig, project: string): void {
   }
   if (config.target === 'gcp' && config.shutdownGraceMs > 9_000) {
     // Cloud Run sends SIGKILL 10 s after SIGTERM; a longer drain is cut off mid-job.
-    throw new StackConfigError(`invalid ${project}:shutdownGraceMs=${config.shutdownGraceMs}: must be at most 9000 on Cloud Run (SIGKILL follows SIGTERM after 10 s)`);
+    throw new StackConfigError(
+      `invalid ${project}:shutdownGraceMs=${config.shutdownGraceMs}: must be at most 9000 on Cloud Run (SIGKILL follows SIGTERM after 10 s)`,
+    );
   }
   if (config.target === 'local') {
     const ports: Array<[string, number]> = [
       // Replica N of the service is published on apiPort + N - 1.
-      ...Array.from({ length: config.queueDriver === 'postgres' ? config.replicas : 1 }, (_, i): [string, number] => [i === 0 ? 'apiPort' : `apiPort+${i}`, config.apiPort + i]),
+      ...Array.from({ length: config.queueDriver === 'postgres' ? config.replicas : 1 }, (_, i): [string, number] => [
+        i === 0 ? 'apiPort' : `apiPort+${i}`,
+        config.apiPort + i,
+      ]),
       ...(config.queueDriver === 'postgres' ? ([['postgresPort', config.postgresPort]] as Array<[string, number]>) : []),
       ['prometheusPort', config.prometheusPort],
       ['grafanaPort', config.grafanaPort],
@@ -194,7 +248,9 @@ function checkCombinations(config: StackConfig, project: string): void {
   }
   if (config.target === 'gcp') checkCloudRun(config, project);
   if (config.queueDriver === 'sqlite' && config.replicas > 1) {
-    throw new StackConfigError(`invalid ${project}:replicas=${config.replicas}: sqlite is one process's queue file; use ${project}:queueDriver=postgres for more than one`);
+    throw new StackConfigError(
+      `invalid ${project}:replicas=${config.replicas}: sqlite is one process's queue file; use ${project}:queueDriver=postgres for more than one`,
+    );
   }
   if (config.bindAddress.split('.').some((octet) => Number(octet) > 255)) {
     throw new StackConfigError(`invalid ${project}:bindAddress=${JSON.stringify(config.bindAddress)}: must be an IPv4 address`);
@@ -219,19 +275,28 @@ function checkCloudRun(config: StackConfig, project: string): void {
   const minMiB: Record<number, number> = { 1: 512, 2: 512, 4: 2048, 6: 4096, 8: 4096 };
   const maxMiB: Record<number, number> = { 1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768 };
   if (mib < minMiB[cpu]!) {
-    throw new StackConfigError(`invalid ${project}:memory=${JSON.stringify(config.memory)}: ${cpu} CPU on Cloud Run gen2 needs at least ${minMiB[cpu]! >= 1024 ? `${minMiB[cpu]! / 1024}Gi` : `${minMiB[cpu]}Mi`}`);
+    throw new StackConfigError(
+      `invalid ${project}:memory=${JSON.stringify(config.memory)}: ${cpu} CPU on Cloud Run gen2 needs at least ${minMiB[cpu]! >= 1024 ? `${minMiB[cpu]! / 1024}Gi` : `${minMiB[cpu]}Mi`}`,
+    );
   }
   if (mib > maxMiB[cpu]!) {
-    throw new StackConfigError(`invalid ${project}:memory=${JSON.stringify(config.memory)}: more than ${maxMiB[cpu]! / 1024}Gi needs more than ${cpu} CPU (${project}:cpu)`);
+    throw new StackConfigError(
+      `invalid ${project}:memory=${JSON.stringify(config.memory)}: more than ${maxMiB[cpu]! / 1024}Gi needs more than ${cpu} CPU (${project}:cpu)`,
+    );
   }
-  for (const [port, what] of [[CLOUD_RUN_APP_PORT, 'the app port Cloud Run routes requests to'], [COLLECTOR_HEALTH_PORT, "the collector sidecar's health port"]] as const) {
+  for (const [port, what] of [
+    [CLOUD_RUN_APP_PORT, 'the app port Cloud Run routes requests to'],
+    [COLLECTOR_HEALTH_PORT, "the collector sidecar's health port"],
+  ] as const) {
     if (config.metricsPort === port) throw new StackConfigError(`invalid ${project}:metricsPort=${port}: ${port} is ${what}`);
   }
   if (config.gcpTracing && (TRACE_COLLECTOR_PORTS as readonly number[]).includes(config.metricsPort)) {
     throw new StackConfigError(`invalid ${project}:metricsPort=${config.metricsPort}: the trace collector sidecar listens there (gcpTracing=true)`);
   }
   if (config.queueDriver === 'sqlite' && config.maxInstances > 1) {
-    throw new StackConfigError(`invalid ${project}:maxInstances=${config.maxInstances}: with ${project}:queueDriver=sqlite every instance has its own in-memory queue; use 1, or queueDriver=postgres`);
+    throw new StackConfigError(
+      `invalid ${project}:maxInstances=${config.maxInstances}: with ${project}:queueDriver=sqlite every instance has its own in-memory queue; use 1, or queueDriver=postgres`,
+    );
   }
   if (config.queueDriver === 'postgres') {
     // During a rollout the old and the new revision run side by side: twice the instances.
@@ -286,6 +351,7 @@ export function readStackConfig(): { config: StackConfig; secrets: StackSecrets;
   const region = gcpConfig.get('region');
   if (!gcpProject) throw new StackConfigError('missing gcp:project: run `pulumi config set gcp:project YOUR_PROJECT_ID`');
   if (!region) throw new StackConfigError('missing gcp:region: run `pulumi config set gcp:region europe-west1` (any Cloud Run region)');
-  if (!/^[a-z]+-[a-z]+[0-9]{1,2}$/.test(region)) throw new StackConfigError(`invalid gcp:region=${JSON.stringify(region)}: must be a region such as europe-west1`);
+  if (!/^[a-z]+-[a-z]+[0-9]{1,2}$/.test(region))
+    throw new StackConfigError(`invalid gcp:region=${JSON.stringify(region)}: must be a region such as europe-west1`);
   return { config, secrets, gcp: { project: gcpProject, region } };
 }

@@ -30,7 +30,13 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false })
     .use(deps.tracing ? tracingPlugin(deps.tracing) : new Elysia({ name: 'pipewatch/tracing-off' }))
     .use(errorsPlugin({ log: deps.log }))
-    .use(observabilityPlugin({ metrics: deps.metrics, log: deps.log, exemplar: tracing && ((request, route, status) => finishRequestSpan(tracing, request, route, status)) }))
+    .use(
+      observabilityPlugin({
+        metrics: deps.metrics,
+        log: deps.log,
+        exemplar: tracing && ((request, route, status) => finishRequestSpan(tracing, request, route, status)),
+      }),
+    )
     .use(healthPlugin(deps.readiness))
     .use(submissionsRoutes(deps))
     .use(docsPlugin({ version: deps.version }));

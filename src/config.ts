@@ -10,8 +10,7 @@ import { TracingSettings } from './tracing/settings';
  * Each key is the environment variable's name; `description` is what the README's
  * configuration table says about it.
  */
-const Port = (description: string, dflt?: number) =>
-  T.Integer({ minimum: 0, maximum: 65535, description, ...(dflt === undefined ? {} : { default: dflt }) });
+const Port = (description: string, dflt?: number) => T.Integer({ minimum: 0, maximum: 65535, description, ...(dflt === undefined ? {} : { default: dflt }) });
 
 /** The PostgreSQL queue's connection (QUEUE_DRIVER=postgres); read only by that driver. */
 const POSTGRES_SETTINGS = {
@@ -22,26 +21,35 @@ const POSTGRES_SETTINGS = {
         'PostgreSQL queue: `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=…]`, or `postgres://USER:PASSWORD@/DATABASE?host=/socket/dir` for a unix socket (Cloud Run: `/cloudsql/PROJECT:REGION:INSTANCE`). Its parts win over the `PG*` variables. Never logged (the password is redacted).',
     }),
   ),
-  PGHOST: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL host name, or a unix-socket directory starting with `/` (default `localhost`), when `DATABASE_URL` is unset.' })),
+  PGHOST: T.Optional(
+    T.String({
+      minLength: 1,
+      description: 'PostgreSQL host name, or a unix-socket directory starting with `/` (default `localhost`), when `DATABASE_URL` is unset.',
+    }),
+  ),
   PGPORT: T.Optional(Port('PostgreSQL port (default 5432).')),
   PGUSER: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL role (default `postgres`).' })),
   PGPASSWORD: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL password; never logged.' })),
   PGDATABASE: T.Optional(T.String({ minLength: 1, description: 'PostgreSQL database (default: the role name).' })),
   PGSSLMODE: T.Optional(
-    T.Union(SSL_MODES.map((mode) => T.Literal(mode)), { description: 'TLS to PostgreSQL, as libpq: `disable` … `verify-full` (ignored on a unix socket).' }),
+    T.Union(
+      SSL_MODES.map((mode) => T.Literal(mode)),
+      { description: 'TLS to PostgreSQL, as libpq: `disable` … `verify-full` (ignored on a unix socket).' },
+    ),
   ),
   PG_POOL_MAX: T.Integer({
     minimum: 2,
     maximum: 1000,
     default: 10,
-    description: 'Connections each instance keeps to PostgreSQL at most; instances x this must stay below the server\'s `max_connections`.',
+    description: "Connections each instance keeps to PostgreSQL at most; instances x this must stay below the server's `max_connections`.",
   }),
   PG_CONNECT_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 120_000, default: 5_000, description: 'Longest wait for one new PostgreSQL connection.' }),
   PG_STATEMENT_TIMEOUT_MS: T.Integer({
     minimum: 100,
     maximum: 600_000,
     default: 5_000,
-    description: 'Longest one queue statement or commit may take (the server\'s `statement_timeout`; also bounds how long a submission waits on a slow database before `503`).',
+    description:
+      "Longest one queue statement or commit may take (the server's `statement_timeout`; also bounds how long a submission waits on a slow database before `503`).",
   }),
   PG_STARTUP_WAIT_MS: T.Integer({
     minimum: 0,
@@ -54,9 +62,7 @@ const POSTGRES_SETTINGS = {
 export const ConfigSchema = T.Object({
   HOST: T.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the API listens on.' }),
   PORT: Port('TCP port of the API (0 picks a free port).', 8000),
-  METRICS_PORT: T.Optional(
-    Port('When set, `/metrics` is served only on this separate port (keep it private); otherwise on `PORT`.'),
-  ),
+  METRICS_PORT: T.Optional(Port('When set, `/metrics` is served only on this separate port (keep it private); otherwise on `PORT`.')),
   METRICS_HOST: T.Optional(T.String({ minLength: 1, description: 'Interface of the metrics port (defaults to `HOST`).' })),
   LOG_LEVEL: T.Union(
     [T.Literal('fatal'), T.Literal('error'), T.Literal('warn'), T.Literal('info'), T.Literal('debug'), T.Literal('trace'), T.Literal('silent')],
@@ -86,7 +92,11 @@ export const ConfigSchema = T.Object({
     description:
       '`sqlite`: durable queue in `DATA_DIR`, one instance. `postgres`: durable queue in PostgreSQL shared by any number of instances (`DATABASE_URL` or `PG*`). `memory`: NOT durable, for development and tests only.',
   }),
-  DATA_DIR: T.String({ minLength: 1, default: './data', description: 'Directory holding the SQLite queue file (`queue.sqlite`), on a local disk; one pipewatch process per directory.' }),
+  DATA_DIR: T.String({
+    minLength: 1,
+    default: './data',
+    description: 'Directory holding the SQLite queue file (`queue.sqlite`), on a local disk; one pipewatch process per directory.',
+  }),
   SQLITE_SYNCHRONOUS: T.Union([T.Literal('NORMAL'), T.Literal('FULL')], {
     default: 'NORMAL',
     description: '`NORMAL`: accepted jobs survive a process crash. `FULL`: they also survive power loss (slower).',
@@ -126,9 +136,19 @@ export const ConfigSchema = T.Object({
       'Shape of the simulated processing delay: `uniform` between MIN and MAX (the seed); `exponential` MIN plus a long tail with mean (MAX - MIN) / 4, capped at MAX; `fixed` always MIN.',
   }),
   PROCESSING_DELAY_MIN_MS: T.Number({ minimum: 0, maximum: 600_000, default: 10, description: 'Smallest simulated processing delay.' }),
-  PROCESSING_DELAY_MAX_MS: T.Number({ minimum: 0, maximum: 600_000, default: 100, description: 'Largest simulated processing delay (the seed: 10 to 100 ms).' }),
+  PROCESSING_DELAY_MAX_MS: T.Number({
+    minimum: 0,
+    maximum: 600_000,
+    default: 100,
+    description: 'Largest simulated processing delay (the seed: 10 to 100 ms).',
+  }),
   RETENTION_MAX_AGE_S: T.Integer({ minimum: 1, maximum: 31_536_000, default: 86_400, description: 'Finished jobs older than this are pruned.' }),
-  RETENTION_MAX_FINISHED: T.Integer({ minimum: 1, maximum: 100_000_000, default: 100_000, description: 'At most this many finished jobs are kept (oldest pruned first).' }),
+  RETENTION_MAX_FINISHED: T.Integer({
+    minimum: 1,
+    maximum: 100_000_000,
+    default: 100_000,
+    description: 'At most this many finished jobs are kept (oldest pruned first).',
+  }),
   ...TracingSettings,
 });
 

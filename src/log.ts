@@ -12,7 +12,13 @@ export type LogLevel = pino.LevelWithSilent;
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream, mixin?: () => object): Logger {
   const stream = destination ?? new LineBatcher(pino.destination({ dest: 1, sync: true }), 8192, 200);
   const logger = pino(
-    { level, base: { service: 'pipewatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) }, ...(mixin ? { mixin } : {}) },
+    {
+      level,
+      base: { service: 'pipewatch' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      ...(mixin ? { mixin } : {}),
+    },
     stream,
   );
   return logger;

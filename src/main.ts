@@ -38,7 +38,9 @@ async function main() {
   });
   const api = listen(app, { hostname: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const metricsServer =
-    metricsPort === undefined ? undefined : listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
+    metricsPort === undefined
+      ? undefined
+      : listen(createMetricsApp({ metrics, log, tracing }), { hostname: config.METRICS_HOST ?? config.HOST, port: metricsPort, bodyLimitBytes: 1024 });
 
   const shutdown = async (signal: string) => {
     if (draining) return;
@@ -77,7 +79,14 @@ async function main() {
       commit: buildInfo.commit,
       open_files_limit: openFilesLimit(),
       // Where spans go, never the export headers (credentials).
-      traces: tracing ? { exporter: tracingConfig.exporter, url: tracingConfig.exporter === 'otlp' ? tracingConfig.url : undefined, sampler: tracingConfig.sampler, ratio: tracingConfig.ratio } : 'off',
+      traces: tracing
+        ? {
+            exporter: tracingConfig.exporter,
+            url: tracingConfig.exporter === 'otlp' ? tracingConfig.url : undefined,
+            sampler: tracingConfig.sampler,
+            ratio: tracingConfig.ratio,
+          }
+        : 'off',
     },
     'pipewatch listening',
   );

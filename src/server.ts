@@ -7,10 +7,7 @@ import type { AnyElysia } from 'elysia';
  * silently share the traffic. Bun's own body cap is a backstop above the app's BODY_LIMIT_BYTES,
  * which answers 413 as JSON.
  */
-export function listen(
-  app: AnyElysia,
-  options: { hostname: string; port: number; bodyLimitBytes: number; idleTimeoutSeconds?: number },
-): Server<undefined> {
+export function listen(app: AnyElysia, options: { hostname: string; port: number; bodyLimitBytes: number; idleTimeoutSeconds?: number }): Server<undefined> {
   const { idleTimeoutSeconds = 30 } = options;
   app.listen({
     hostname: options.hostname,

@@ -25,7 +25,12 @@ afterAll(async () => {
 
 test('the binary alone serves the API, /metrics with its build identity, and the full Swagger UI', async () => {
   expect(existsSync(join(dir, 'node_modules'))).toBe(false);
-  service = await startService({ command: [binary], cwd: dir, dataDir: join(dir, 'data'), env: { PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1' } });
+  service = await startService({
+    command: [binary],
+    cwd: dir,
+    dataDir: join(dir, 'data'),
+    env: { PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1' },
+  });
 
   const res = await submit(service.url);
   expect(res.status).toBe(202);

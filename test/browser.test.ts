@@ -28,7 +28,9 @@ test('Swagger UI at /docs: the operation is listed, "Try it out" on POST /submit
   const operation = page.locator('#operations-Submissions-postSubmit_data');
   await operation.waitFor({ timeout: 15_000 });
   expect(await operation.textContent()).toContain('/submit_data');
-  expect(await page.locator('.opblock-summary-path').allTextContents()).toEqual(expect.arrayContaining(['/submit_data', '/submissions/{id}', '/healthz', '/readyz']));
+  expect(await page.locator('.opblock-summary-path').allTextContents()).toEqual(
+    expect.arrayContaining(['/submit_data', '/submissions/{id}', '/healthz', '/readyz']),
+  );
 
   await operation.locator('.opblock-summary').click();
   await operation.getByRole('button', { name: 'Try it out' }).click();

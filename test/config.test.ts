@@ -7,12 +7,21 @@ import { REPO_ROOT } from './support/service';
 
 describe('loadConfig', () => {
   test('defaults: the seed port, all interfaces, info logs, 16 KiB bodies', () => {
-    expect(loadConfig({})).toMatchObject({ PORT: 8000, HOST: '0.0.0.0', LOG_LEVEL: 'info', BODY_LIMIT_BYTES: 16_384, SHUTDOWN_GRACE_MS: 10_000, SHUTDOWN_DRAIN_MS: 1_000 });
+    expect(loadConfig({})).toMatchObject({
+      PORT: 8000,
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'info',
+      BODY_LIMIT_BYTES: 16_384,
+      SHUTDOWN_GRACE_MS: 10_000,
+      SHUTDOWN_DRAIN_MS: 1_000,
+    });
     expect(loadConfig({}).METRICS_PORT).toBeUndefined();
   });
 
   test('reads values, trims text that is not a number; empty means unset', () => {
-    expect(loadConfig({ PORT: '9000', HOST: ' 127.0.0.1 ', METRICS_PORT: '9100', LOG_LEVEL: 'debug', BODY_LIMIT_BYTES: '', FAILURE_RATE: '.25' })).toMatchObject({
+    expect(
+      loadConfig({ PORT: '9000', HOST: ' 127.0.0.1 ', METRICS_PORT: '9100', LOG_LEVEL: 'debug', BODY_LIMIT_BYTES: '', FAILURE_RATE: '.25' }),
+    ).toMatchObject({
       PORT: 9000,
       HOST: '127.0.0.1',
       METRICS_PORT: 9100,
@@ -42,7 +51,10 @@ describe('loadConfig', () => {
     [{ QUEUE_DRIVER: 'redis' }, 'invalid QUEUE_DRIVER="redis": must be one of sqlite, memory, postgres'],
     [{ FAILURE_RATE: 'NaN' }, 'invalid FAILURE_RATE="NaN": must be a number from 0 to 1'],
     [{ LEASE_MS: '100' }, 'invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired'],
-    [{ LEASE_MS: '5000', PROCESSING_DELAY_MAX_MS: '8000' }, 'invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired'],
+    [
+      { LEASE_MS: '5000', PROCESSING_DELAY_MAX_MS: '8000' },
+      'invalid LEASE_MS: must exceed PROCESSING_DELAY_MAX_MS (the longest attempt), or every slow job is retried as lease_expired',
+    ],
   ];
   for (const [env, message] of bad) {
     test(`${JSON.stringify(env)} -> ${message}`, () => {
@@ -67,7 +79,12 @@ describe('loadConfig', () => {
 
 describe('a real process with a bad value', () => {
   const run = async (cmd: string[], env: Record<string, string>) => {
-    const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env }, stdout: 'pipe', stderr: 'pipe' });
+    const proc = Bun.spawn(cmd, {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { code, stdout, stderr };
   };

@@ -140,7 +140,7 @@ describe('OpenAPI and Swagger UI', () => {
     expect(resource.properties.status.enum).toEqual(['queued', 'processing', 'succeeded', 'failed']);
   });
 
-  test('/docs is Swagger UI loading only this service\'s own assets', async () => {
+  test("/docs is Swagger UI loading only this service's own assets", async () => {
     const res = await t.request('/docs');
     expect(res.status).toBe(200);
     const html = await res.text();

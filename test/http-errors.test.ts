@@ -21,9 +21,19 @@ const rec = (patch: Record<string, unknown>) => JSON.stringify({ name: `${M} Kum
 
 const CORPUS: Case[] = [
   // Truncated / malformed JSON -> 400
-  ...['{', `{"name":"${M}`, `{"name":"${M}","age":3`, `{"name":"${M}","age":32,"city":"${M}"`, '{"name"', '{"name":}', "{'name':'x'}", '{name:"x"}', `{"name":"${M}",}`, '   ', 'undefined'].map(
-    (body): Case => ({ name: `malformed ${JSON.stringify(body).slice(0, 30)}`, body, status: 400, type: 'malformed-json' }),
-  ),
+  ...[
+    '{',
+    `{"name":"${M}`,
+    `{"name":"${M}","age":3`,
+    `{"name":"${M}","age":32,"city":"${M}"`,
+    '{"name"',
+    '{"name":}',
+    "{'name':'x'}",
+    '{name:"x"}',
+    `{"name":"${M}",}`,
+    '   ',
+    'undefined',
+  ].map((body): Case => ({ name: `malformed ${JSON.stringify(body).slice(0, 30)}`, body, status: 400, type: 'malformed-json' })),
   // A byte-order mark is allowed (RFC 8259 lets parsers ignore it): what follows is judged.
   { name: 'BOM then {}', body: '\ufeff{}', status: 422, type: 'validation', fields: ['/name', '/age', '/city'] },
   { name: 'empty body', body: '', status: 400, type: 'malformed-json' },
@@ -68,13 +78,25 @@ const CORPUS: Case[] = [
   { name: 'deep arrays', body: '['.repeat(8000) + ']'.repeat(8000), status: 422, type: 'validation', fields: [''] },
   { name: 'deep objects', body: '{"a":'.repeat(2700) + `"${M}"` + '}'.repeat(2700), status: 422, type: 'validation', fields: [''] },
   { name: 'deep value', body: `{"name":${'['.repeat(5000)}${']'.repeat(5000)},"age":32,"city":"x"}`, status: 422, type: 'validation', fields: [''] },
-  { name: 'deep value, brackets in strings do not count', body: `{"name":"${'['.repeat(200)}","age":32,"city":{"a":{"b":"${M}"}}}`, status: 422, type: 'validation', fields: ['/name', '/city'] },
+  {
+    name: 'deep value, brackets in strings do not count',
+    body: `{"name":"${'['.repeat(200)}","age":32,"city":{"a":{"b":"${M}"}}}`,
+    status: 422,
+    type: 'validation',
+    fields: ['/name', '/city'],
+  },
   { name: 'unbalanced closing brackets', body: `{"name":"${M}"}]]]]`, status: 400, type: 'malformed-json' },
   // Content type
   { name: 'text/plain', body: rec({}), contentType: 'text/plain', status: 415, type: 'unsupported-media-type' },
   { name: 'missing content type', body: rec({}), contentType: null, status: 415, type: 'unsupported-media-type' },
   { name: 'form encoded', body: `name=${M}&age=32&city=x`, contentType: 'application/x-www-form-urlencoded', status: 415, type: 'unsupported-media-type' },
-  { name: 'multipart', body: `--b\r\ncontent-disposition: form-data; name="name"\r\n\r\n${M}\r\n--b--`, contentType: 'multipart/form-data; boundary=b', status: 415, type: 'unsupported-media-type' },
+  {
+    name: 'multipart',
+    body: `--b\r\ncontent-disposition: form-data; name="name"\r\n\r\n${M}\r\n--b--`,
+    contentType: 'multipart/form-data; boundary=b',
+    status: 415,
+    type: 'unsupported-media-type',
+  },
   { name: 'application/jsonx', body: rec({}), contentType: 'application/jsonx', status: 415, type: 'unsupported-media-type' },
   // Size (content-length path; the chunked path needs a real socket, below)
   { name: 'over the limit', body: rec({ name: M.repeat(2000) }), status: 413, type: 'payload-too-large' },
@@ -152,7 +174,17 @@ describe('bad input corpus on POST /submit_data', () => {
 
 describe('routes and methods', () => {
   test('unknown paths are 404 problem+json, however odd', async () => {
-    for (const path of ['/nope', '/submit_data/extra', '/SUBMIT_DATA', '/%00', '/..%2f..%2fetc%2fpasswd', `/${'a'.repeat(4000)}`, '/submissions', '/docs/assets/', '/metrics/x']) {
+    for (const path of [
+      '/nope',
+      '/submit_data/extra',
+      '/SUBMIT_DATA',
+      '/%00',
+      '/..%2f..%2fetc%2fpasswd',
+      `/${'a'.repeat(4000)}`,
+      '/submissions',
+      '/docs/assets/',
+      '/metrics/x',
+    ]) {
       const res = await t.request(path);
       expect({ path: path.slice(0, 40), status: res.status }).toEqual({ path: path.slice(0, 40), status: 404 });
       expect(res.headers.get('content-type')).toBe('application/problem+json');

@@ -25,7 +25,8 @@ function rawExchange(port: number, bytes: string, ms = 2_000): Promise<{ text: s
 }
 
 const RECORD = '{"name":"Ravi","age":32,"city":"Delhi"}';
-const post = (headers = '') => `POST /submit_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${RECORD.length}\r\n${headers}\r\n${RECORD}`;
+const post = (headers = '') =>
+  `POST /submit_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${RECORD.length}\r\n${headers}\r\n${RECORD}`;
 
 describe('input that once yielded a 5xx', () => {
   let t: TestApp;
@@ -60,9 +61,15 @@ describe('on a real process', () => {
 
   // Upstream behaviour (Bun 1.4.5's uWS parser answers before any JavaScript runs): when this
   // test fails, Bun changed; update the README's operations section and map them to 400 if possible.
-  test("Bun itself answers 505 to request lines it cannot parse; the service never sees them", async () => {
+  test('Bun itself answers 505 to request lines it cannot parse; the service never sees them', async () => {
     const before = await metric('http_requests_total{method="GET",route="__unmatched__",status="404"}');
-    for (const line of ['GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n', 'GET / HTTP/1.1\nHost: x\n\n', 'GET / HTTP/0.9\r\n\r\n', 'GET\0 / HTTP/1.1\r\n\r\n']) {
+    for (const line of [
+      'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET / HTTP/1.1\nHost: x\n\n',
+      'GET / HTTP/0.9\r\n\r\n',
+      'GET\0 / HTTP/1.1\r\n\r\n',
+    ]) {
       const { text, closed } = await rawExchange(service.port, line);
       expect({ line, head: text.split('\r\n')[0], closed }).toEqual({ line, head: 'HTTP/1.1 505 HTTP Version Not Supported', closed: true });
     }

@@ -98,11 +98,51 @@ describe('label bounds', () => {
 describe('exactly-once counting with the final status', () => {
   const J = { 'content-type': 'application/json' };
   const cases: Array<{ name: string; path: string; init?: RequestInit; method: string; route: string; status: string; submission: boolean }> = [
-    { name: '202 accepted', path: '/submit_data', init: { method: 'POST', headers: J, body: '{"name":"Ravi","age":32,"city":"Delhi"}' }, method: 'POST', route: '/submit_data', status: '202', submission: true },
-    { name: '400 malformed', path: '/submit_data', init: { method: 'POST', headers: J, body: '{' }, method: 'POST', route: '/submit_data', status: '400', submission: true },
-    { name: '413 too large', path: '/submit_data', init: { method: 'POST', headers: J, body: 'x'.repeat(20000) }, method: 'POST', route: '/submit_data', status: '413', submission: true },
-    { name: '415 wrong type', path: '/submit_data', init: { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }, method: 'POST', route: '/submit_data', status: '415', submission: true },
-    { name: '422 invalid', path: '/submit_data', init: { method: 'POST', headers: J, body: '{"name":"Ravi"}' }, method: 'POST', route: '/submit_data', status: '422', submission: true },
+    {
+      name: '202 accepted',
+      path: '/submit_data',
+      init: { method: 'POST', headers: J, body: '{"name":"Ravi","age":32,"city":"Delhi"}' },
+      method: 'POST',
+      route: '/submit_data',
+      status: '202',
+      submission: true,
+    },
+    {
+      name: '400 malformed',
+      path: '/submit_data',
+      init: { method: 'POST', headers: J, body: '{' },
+      method: 'POST',
+      route: '/submit_data',
+      status: '400',
+      submission: true,
+    },
+    {
+      name: '413 too large',
+      path: '/submit_data',
+      init: { method: 'POST', headers: J, body: 'x'.repeat(20000) },
+      method: 'POST',
+      route: '/submit_data',
+      status: '413',
+      submission: true,
+    },
+    {
+      name: '415 wrong type',
+      path: '/submit_data',
+      init: { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' },
+      method: 'POST',
+      route: '/submit_data',
+      status: '415',
+      submission: true,
+    },
+    {
+      name: '422 invalid',
+      path: '/submit_data',
+      init: { method: 'POST', headers: J, body: '{"name":"Ravi"}' },
+      method: 'POST',
+      route: '/submit_data',
+      status: '422',
+      submission: true,
+    },
     { name: '404 unknown path', path: '/nowhere', method: 'GET', route: UNMATCHED_ROUTE, status: '404', submission: false },
     { name: '404 unknown id', path: '/submissions/nope', method: 'GET', route: '/submissions/:id', status: '404', submission: false },
     { name: '405 wrong method', path: '/healthz', init: { method: 'DELETE' }, method: 'DELETE', route: UNMATCHED_ROUTE, status: '405', submission: false },
@@ -114,7 +154,8 @@ describe('exactly-once counting with the final status', () => {
       await settle(); // an earlier test's last request (a scrape) may still be recording
       t.state.ready = c.status !== '503';
       const labels = { method: c.method, route: c.route, status: c.status };
-      const total = async () => ((await t.metrics.registry.getSingleMetric('http_requests_total')!.get()).values as Array<{ value: number }>).reduce((a, v) => a + v.value, 0);
+      const total = async () =>
+        ((await t.metrics.registry.getSingleMetric('http_requests_total')!.get()).values as Array<{ value: number }>).reduce((a, v) => a + v.value, 0);
       const before = {
         series: await sampleValue(t.metrics, 'http_requests_total', labels),
         histogram: await sampleValue(t.metrics, 'http_request_duration_seconds_count', labels),
@@ -164,8 +205,13 @@ describe('default metrics on Bun (why each dropped one is dropped; fails when Bu
       const json = await registry.getMetricsAsJSON();
       const values = (name: string) => json.find((m) => m.name === name)?.values ?? [];
       // A forced GC and a live server, timer and sockets, yet:
-      expect(values('nodejs_gc_duration_seconds').filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count')).every((v) => v.value === 0)).toBe(true);
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) expect(values(name)[0]?.value).toBe(0);
+      expect(
+        values('nodejs_gc_duration_seconds')
+          .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))
+          .every((v) => v.value === 0),
+      ).toBe(true);
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+        expect(values(name)[0]?.value).toBe(0);
       // V8 heap spaces: JSC fills one "space" and zeroes the rest.
       expect(v8.getHeapSpaceStatistics().filter((s) => s.space_size > 0).length).toBeLessThanOrEqual(1);
       // "heap" from VmData is reserved address space: many times the resident size.

@@ -18,7 +18,14 @@ function pair(contentType: RegistryContentType = Registry.PROMETHEUS_CONTENT_TYP
   const reference = registry(contentType);
   const labelNames = ['method', 'route', 'status'] as const;
   const counter = new Counter({ name: NAMES.counter, help: NAMES.counterHelp, labelNames, registers: [reference], enableExemplars: exemplars });
-  const histogram = new Histogram({ name: NAMES.histogram, help: NAMES.histogramHelp, labelNames, buckets: HTTP_DURATION_BUCKETS, registers: [reference], enableExemplars: exemplars });
+  const histogram = new Histogram({
+    name: NAMES.histogram,
+    help: NAMES.histogramHelp,
+    labelNames,
+    buckets: HTTP_DURATION_BUCKETS,
+    registers: [reference],
+    enableExemplars: exemplars,
+  });
   const observe = (method: string, route: string, status: number, seconds: number, exemplar?: Record<string, string>) => {
     red.series(method, route, status).record(seconds, exemplar);
     const labels = { method, route, status: String(status) };

@@ -97,7 +97,10 @@ describe('container image definition (infra/container/Dockerfile)', () => {
   });
 
   test('the build context allow-list (Dockerfile.dockerignore) holds everything the build stage copies', () => {
-    const ignore = readFileSync(join(REPO_ROOT, `${DOCKERFILE}.dockerignore`), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = readFileSync(join(REPO_ROOT, `${DOCKERFILE}.dockerignore`), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('**');
     const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/\*\*$/, ''));
     for (const { sources } of buildCopies) for (const source of sources) expect(allowed).toContain(source);
@@ -129,7 +132,11 @@ describe('the image changes only when the binary can', () => {
   test('the commit passed to the build is the last one that touched a build input, -dirty while one is edited', () => {
     const repo = mkdtempSync(join(temp, 'git-'));
     const git = (...args: string[]) => {
-      const run = Bun.spawnSync(['git', '-c', 'user.email=t@example.org', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, stdout: 'pipe', stderr: 'pipe' });
+      const run = Bun.spawnSync(['git', '-c', 'user.email=t@example.org', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], {
+        cwd: repo,
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
       if (run.exitCode !== 0) throw new Error(run.stderr.toString());
       return run.stdout.toString().trim();
     };
@@ -138,7 +145,8 @@ describe('the image changes only when the binary can', () => {
     mkdirSync(join(repo, 'src'));
     copyFileSync(join(REPO_ROOT, DOCKERFILE), join(repo, DOCKERFILE));
     copyFileSync(join(REPO_ROOT, `${DOCKERFILE}.dockerignore`), join(repo, `${DOCKERFILE}.dockerignore`));
-    for (const file of ['package.json', 'bun.lock', 'bunfig.toml', 'tsconfig.json', 'README.md', 'src/main.ts']) writeFileSync(join(repo, file), `${file} v1\n`);
+    for (const file of ['package.json', 'bun.lock', 'bunfig.toml', 'tsconfig.json', 'README.md', 'src/main.ts'])
+      writeFileSync(join(repo, file), `${file} v1\n`);
     git('add', '-A');
     git('commit', '-qm', 'first');
     const first = git('rev-parse', 'HEAD');
@@ -179,7 +187,12 @@ describe('the binary the build stage makes', () => {
     expect(ops(build, 'ARG')).toContain('PIPEWATCH_COMMIT=unknown');
     // The Dockerfile's command for this machine's architecture (what BuildKit's TARGETARCH would be).
     const target = process.arch === 'arm64' ? 'bun-linux-arm64' : 'bun-linux-x64';
-    const built = Bun.spawnSync(['bun', 'run', 'build', `--target=${target}`], { cwd: work, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, PIPEWATCH_COMMIT: 'c0ffee' } });
+    const built = Bun.spawnSync(['bun', 'run', 'build', `--target=${target}`], {
+      cwd: work,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: { ...process.env, PIPEWATCH_COMMIT: 'c0ffee' },
+    });
     expect(`${built.exitCode} ${built.stderr.toString()}`).toStartWith('0 ');
 
     // The runtime stage: that file alone, no node_modules, no sources around it.
@@ -200,7 +213,9 @@ describe('the binary the build stage makes', () => {
 
       const healthcheck = JSON.parse(ops(runtime, 'HEALTHCHECK')[0]!.split('CMD ')[1]!) as string[];
       const probe = (port: number) =>
-        Bun.spawnSync([binary, ...healthcheck.slice(1)], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: service.dataDir } }).exitCode;
+        Bun.spawnSync([binary, ...healthcheck.slice(1)], {
+          env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: service.dataDir },
+        }).exitCode;
       expect(probe(service.port)).toBe(0);
       expect(await service.stop('SIGTERM')).toBe(0); // `docker stop` sends SIGTERM
       expect(probe(service.port)).toBe(1);

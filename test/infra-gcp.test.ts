@@ -45,8 +45,10 @@ function up(config: Record<string, string> = {}) {
 }
 
 const cloudRun = (resources: Registered[]) => plain(one(resources, 'gcp:cloudrunv2/service:Service').inputs);
-const runMonitoringOf = (resources: Registered[]) => Bun.YAML.parse(secretInput<string>(one(resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'run-monitoring').inputs.secretData).value);
-const envOf = (app: { envs: Array<{ name: string; value?: string }> }) => Object.fromEntries(app.envs.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+const runMonitoringOf = (resources: Registered[]) =>
+  Bun.YAML.parse(secretInput<string>(one(resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'run-monitoring').inputs.secretData).value);
+const envOf = (app: { envs: Array<{ name: string; value?: string }> }) =>
+  Object.fromEntries(app.envs.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
 const containerNamed = (service: Record<string, any>, name: string) => service.template.containers.find((c: { name: string }) => c.name === name);
 
 describe('GCP stack', () => {
@@ -60,7 +62,10 @@ describe('GCP stack', () => {
     // The image's platform; the Dockerfile's build stage runs on the builder's and cross-compiles.
     expect(image.build).toMatchObject({ dockerfile: expect.stringMatching(/infra\/container\/Dockerfile$/), platform: 'linux/amd64' });
     // The push credential (the deployer's short-lived token) makes the whole registry block secret.
-    expect(secretInput(image.registry)).toEqual({ secret: true, value: { server: `${REGION}-docker.pkg.dev`, username: 'oauth2accesstoken', password: ACCESS_TOKEN } });
+    expect(secretInput(image.registry)).toEqual({
+      secret: true,
+      value: { server: `${REGION}-docker.pkg.dev`, username: 'oauth2accesstoken', password: ACCESS_TOKEN },
+    });
     expect(containerNamed(cloudRun(resources), 'pipewatch').image).toBe(DIGEST);
     expect(outputs.imageRef).toBe(DIGEST);
   });
@@ -118,7 +123,9 @@ describe('GCP stack', () => {
       ['roles/logging.logWriter', member],
       ['roles/monitoring.metricWriter', member],
     ]);
-    const secretIds = ofType(resources, 'gcp:secretmanager/secret:Secret').map((r) => r.inputs.secretId).sort();
+    const secretIds = ofType(resources, 'gcp:secretmanager/secret:Secret')
+      .map((r) => r.inputs.secretId)
+      .sort();
     expect(secretIds).toEqual(['pipewatch-db-password', 'pipewatch-run-monitoring']);
     const secretGrants = ofType(resources, 'gcp:secretmanager/secretIamMember:SecretIamMember').map((r) => r.inputs);
     // One grant per secret, on that secret: never a project-wide secretAccessor.
@@ -153,7 +160,11 @@ describe('GCP stack', () => {
   test('one Cloud Monitoring alert policy per repo alert, with its PromQL, and the notification channel from config', async () => {
     const alerts = readCloudAlerts();
     const readme = 'https://github.com/example/pipewatch/blob/main/README.md';
-    const { resources } = await up({ alertEmail: 'oncall@example.org', notificationChannels: `["projects/${PROJECT}/notificationChannels/1"]`, runbookBaseUrl: readme });
+    const { resources } = await up({
+      alertEmail: 'oncall@example.org',
+      notificationChannels: `["projects/${PROJECT}/notificationChannels/1"]`,
+      runbookBaseUrl: readme,
+    });
     const channel = one(resources, 'gcp:monitoring/notificationChannel:NotificationChannel').inputs;
     expect(channel).toMatchObject({ type: 'email', labels: { email_address: 'oncall@example.org' } });
     const policies = ofType(resources, 'gcp:monitoring/alertPolicy:AlertPolicy').map((r) => r.inputs);
@@ -181,7 +192,10 @@ describe('GCP stack', () => {
   test('two stacks in one project: every selector of every policy is scoped to its own service', async () => {
     const a = ofType((await up({ serviceName: 'pipewatch-a' })).resources, 'gcp:monitoring/alertPolicy:AlertPolicy').map((r) => r.inputs);
     const b = ofType((await up({ serviceName: 'pipewatch-b' })).resources, 'gcp:monitoring/alertPolicy:AlertPolicy').map((r) => r.inputs);
-    for (const [policies, service] of [[a, 'pipewatch-a'], [b, 'pipewatch-b']] as const) {
+    for (const [policies, service] of [
+      [a, 'pipewatch-a'],
+      [b, 'pipewatch-b'],
+    ] as const) {
       for (const policy of policies) {
         const query: string = policy.conditions[0].conditionPrometheusQueryLanguage.query;
         const selectors = query.match(/\{[^}]*\}/g) ?? [];
@@ -211,7 +225,13 @@ describe('GCP stack', () => {
   test('Cloud SQL for PostgreSQL: ENTERPRISE edition, REGIONAL with backups and PITR, both deletion protections, a maintenance window, a random name suffix', async () => {
     const { resources } = await up();
     const instance = plain(one(resources, 'gcp:sql/databaseInstance:DatabaseInstance').inputs);
-    expect(instance).toMatchObject({ project: PROJECT, region: REGION, databaseVersion: 'POSTGRES_16', deletionProtection: true, name: 'pipewatch-queue-k3x9qa' });
+    expect(instance).toMatchObject({
+      project: PROJECT,
+      region: REGION,
+      databaseVersion: 'POSTGRES_16',
+      deletionProtection: true,
+      name: 'pipewatch-queue-k3x9qa',
+    });
     expect(one(resources, 'random:index/randomString:RandomString').inputs).toMatchObject({ length: 6, special: false, upper: false });
     expect(instance.settings).toMatchObject({
       edition: 'ENTERPRISE',
@@ -232,9 +252,31 @@ describe('GCP stack', () => {
     expect(user).toMatchObject({ name: 'pipewatch', type: 'BUILT_IN', instance: 'pipewatch-queue-k3x9qa', deletionPolicy: 'ABANDON' });
     expect(secretInput(user.password)).toEqual({ secret: true, value: DB_PASSWORD });
 
-    const small = plain(one((await up({ dbAvailability: 'ZONAL', dbTier: 'db-custom-2-7680', dbDiskGb: '20', dbVersion: 'POSTGRES_17', dbDeletionProtection: 'false', dbMaintenanceDay: '2', dbMaintenanceHour: '4' })).resources, 'gcp:sql/databaseInstance:DatabaseInstance').inputs);
+    const small = plain(
+      one(
+        (
+          await up({
+            dbAvailability: 'ZONAL',
+            dbTier: 'db-custom-2-7680',
+            dbDiskGb: '20',
+            dbVersion: 'POSTGRES_17',
+            dbDeletionProtection: 'false',
+            dbMaintenanceDay: '2',
+            dbMaintenanceHour: '4',
+          })
+        ).resources,
+        'gcp:sql/databaseInstance:DatabaseInstance',
+      ).inputs,
+    );
     expect(small).toMatchObject({ databaseVersion: 'POSTGRES_17', deletionProtection: false });
-    expect(small.settings).toMatchObject({ edition: 'ENTERPRISE', availabilityType: 'ZONAL', tier: 'db-custom-2-7680', diskSize: 20, deletionProtectionEnabled: false, maintenanceWindow: { day: 2, hour: 4 } });
+    expect(small.settings).toMatchObject({
+      edition: 'ENTERPRISE',
+      availabilityType: 'ZONAL',
+      tier: 'db-custom-2-7680',
+      diskSize: 20,
+      deletionProtectionEnabled: false,
+      maintenanceWindow: { day: 2, hour: 4 },
+    });
   });
 
   test('the service reaches Cloud SQL over the /cloudsql socket volume; the password comes from Secret Manager by version, never as a value or an output', async () => {
@@ -245,10 +287,19 @@ describe('GCP stack', () => {
     expect(service.template.volumes).toContainEqual({ name: 'cloudsql', cloudSqlInstance: { instances: [connection] } });
     const app = containerNamed(service, 'pipewatch');
     expect(app.volumeMounts).toEqual([{ name: 'cloudsql', mountPath: '/cloudsql' }]);
-    expect(envOf(app)).toMatchObject({ QUEUE_DRIVER: 'postgres', PGHOST: `/cloudsql/${connection}`, PGUSER: 'pipewatch', PGDATABASE: 'pipewatch', PG_POOL_MAX: '4' });
+    expect(envOf(app)).toMatchObject({
+      QUEUE_DRIVER: 'postgres',
+      PGHOST: `/cloudsql/${connection}`,
+      PGUSER: 'pipewatch',
+      PGDATABASE: 'pipewatch',
+      PG_POOL_MAX: '4',
+    });
     expect(envOf(app).DATA_DIR).toBeUndefined();
     const secret = one(run.resources, 'gcp:secretmanager/secret:Secret', 'queue-db-password').inputs;
-    expect(app.envs.find((e: { name: string }) => e.name === 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', valueSource: { secretKeyRef: { secret: secret.secretId, version: '3' } } });
+    expect(app.envs.find((e: { name: string }) => e.name === 'PGPASSWORD')).toEqual({
+      name: 'PGPASSWORD',
+      valueSource: { secretKeyRef: { secret: secret.secretId, version: '3' } },
+    });
     const version = one(run.resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'queue-db-password').inputs;
     expect(secretInput(version.secretData)).toEqual({ secret: true, value: DB_PASSWORD });
     // The only places the password is: the user, the secret version (both secret inputs).
@@ -272,7 +323,8 @@ describe('GCP stack', () => {
     const apis = ofType(resources, 'gcp:projects/service:Service').map((r) => r.inputs);
     expect(apis.map((a) => a.service).sort()).toEqual([...REQUIRED_APIS].sort());
     // Project IAM grants go through Cloud Resource Manager; Cloud SQL and its Cloud Run connection need SQL Admin.
-    for (const api of ['cloudresourcemanager.googleapis.com', 'serviceusage.googleapis.com', 'sqladmin.googleapis.com']) expect(REQUIRED_APIS).toContain(api as never);
+    for (const api of ['cloudresourcemanager.googleapis.com', 'serviceusage.googleapis.com', 'sqladmin.googleapis.com'])
+      expect(REQUIRED_APIS).toContain(api as never);
     for (const api of apis) expect(api.disableOnDestroy).toBe(false);
   });
 
@@ -305,7 +357,10 @@ describe('GCP stack', () => {
     [{ serviceName: 'a' }, 'invalid pipewatch:serviceName="a": must match'],
     [{ serviceName: 'pipewatch-with-a-long-name-x' }, 'invalid pipewatch:serviceName="pipewatch-with-a-long-name-x": must match'],
     [{ queueDriver: 'sqlite' }, 'invalid pipewatch:maxInstances=3: with pipewatch:queueDriver=sqlite every instance has its own'],
-    [{ maxInstances: '10', pgPoolMax: '10' }, 'invalid pipewatch:pgPoolMax=10: 2 revisions x 10 instances x 10 connections = 200 exceeds pipewatch:dbMaxConnections=100'],
+    [
+      { maxInstances: '10', pgPoolMax: '10' },
+      'invalid pipewatch:pgPoolMax=10: 2 revisions x 10 instances x 10 connections = 200 exceeds pipewatch:dbMaxConnections=100',
+    ],
     [{ dbAvailability: 'MULTI' }, 'invalid pipewatch:dbAvailability="MULTI": must be one of REGIONAL, ZONAL'],
     [{ dbVersion: 'MYSQL_8_0' }, 'invalid pipewatch:dbVersion="MYSQL_8_0"'],
   ])('bad config %j fails preview with a clear message', async (config, message) => {
@@ -338,7 +393,9 @@ describe('GCP stack tracing (gcpTracing=true; off by default)', () => {
     const volume = service.template.volumes.find((v: { name: string }) => v.name === mount.name);
     const secret = one(resources, 'gcp:secretmanager/secret:Secret', 'trace-collector-config').inputs;
     expect(volume.secret).toEqual({ secret: secret.secretId, items: [{ version: '7', path: configPath.slice(mount.mountPath.length + 1) }] });
-    const config = Bun.YAML.parse(secretInput<string>(one(resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'trace-collector-config').inputs.secretData).value) as any;
+    const config = Bun.YAML.parse(
+      secretInput<string>(one(resources, 'gcp:secretmanager/secretVersion:SecretVersion', 'trace-collector-config').inputs.secretData).value,
+    ) as any;
     expect(config.processors['resource/gcp_project_id'].attributes[0]).toMatchObject({ key: 'gcp.project_id', value: PROJECT });
     // Probed on the port its health_check extension opens, not run-gmp-sidecar's 13133.
     const health = Number(config.extensions.health_check.endpoint.split(':')[1]);
@@ -353,7 +410,10 @@ describe('GCP stack tracing (gcpTracing=true; off by default)', () => {
     expect(app.dependsOns).toEqual([TRACE_COLLECTOR_CONTAINER]);
 
     const member = `serviceAccount:pipewatch-run@${PROJECT}.iam.gserviceaccount.com`;
-    expect(ofType(resources, 'gcp:projects/iAMMember:IAMMember').map((r) => [r.inputs.role, r.inputs.member])).toContainEqual(['roles/telemetry.tracesWriter', member]);
+    expect(ofType(resources, 'gcp:projects/iAMMember:IAMMember').map((r) => [r.inputs.role, r.inputs.member])).toContainEqual([
+      'roles/telemetry.tracesWriter',
+      member,
+    ]);
     const grant = ofType(resources, 'gcp:secretmanager/secretIamMember:SecretIamMember').find((r) => r.inputs.secretId === secret.secretId)!;
     expect(grant.inputs).toMatchObject({ role: 'roles/secretmanager.secretAccessor', member });
     const apis = ofType(resources, 'gcp:projects/service:Service').map((r) => r.inputs.service);
@@ -362,7 +422,9 @@ describe('GCP stack tracing (gcpTracing=true; off by default)', () => {
   });
 
   test('metricsPort may not take a port the trace collector listens on', async () => {
-    await expect(up({ gcpTracing: 'true', metricsPort: '4318' })).rejects.toThrow('invalid pipewatch:metricsPort=4318: the trace collector sidecar listens there');
+    await expect(up({ gcpTracing: 'true', metricsPort: '4318' })).rejects.toThrow(
+      'invalid pipewatch:metricsPort=4318: the trace collector sidecar listens there',
+    );
     expect(mocks.registered).toEqual([]);
   });
 });

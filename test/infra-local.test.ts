@@ -95,14 +95,22 @@ describe('local Docker stack', () => {
     expect(files.rules.length).toBeGreaterThan(0);
     for (const rule of files.rules) expect(uploadAt(prometheus, `${RULES_DIR}/${rule.name}`)).toBe(rule.content);
 
-    const parsed = Bun.YAML.parse(uploaded) as { rule_files: string[]; scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }> };
+    const parsed = Bun.YAML.parse(uploaded) as {
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
+    };
     expect(parsed.rule_files).toContain(`${RULES_DIR}/*.yml`);
     const job = parsed.scrape_configs.find((s) => s.job_name === 'pipewatch')!;
     const app = container(resources, 'pipewatch');
     expect(job.static_configs[0]!.targets).toContain(`${app.networksAdvanced[0].aliases[0]}:${app.ports[0].internal}`);
     expect(job.metrics_path ?? '/metrics').toBe('/metrics');
 
-    expect(prometheus.command).toEqual([`--config.file=${CONFIG_FILE}`, '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d', '--enable-feature=exemplar-storage']);
+    expect(prometheus.command).toEqual([
+      `--config.file=${CONFIG_FILE}`,
+      '--storage.tsdb.path=/prometheus',
+      '--storage.tsdb.retention.time=15d',
+      '--enable-feature=exemplar-storage',
+    ]);
     // Whoever reaches the port could shut Prometheus down through the lifecycle API.
     expect(prometheus.command.join(' ')).not.toContain('--web.enable-lifecycle');
     const tsdb = one(resources, 'docker:index/volume:Volume', 'prometheus-data').inputs;
@@ -120,7 +128,10 @@ describe('local Docker stack', () => {
       writeFileSync(join(dir, rule.name), uploadAt(prometheus, `${RULES_DIR}/${rule.name}`));
       return join(dir, rule.name);
     });
-    for (const args of [['check', 'config', '--syntax-only', join(dir, 'prometheus.yml')], ['check', 'rules', ...ruleFiles]]) {
+    for (const args of [
+      ['check', 'config', '--syntax-only', join(dir, 'prometheus.yml')],
+      ['check', 'rules', ...ruleFiles],
+    ]) {
       const run = Bun.spawnSync(['promtool', ...args], { stdout: 'pipe', stderr: 'pipe' });
       expect(`${run.exitCode} ${run.stderr.toString()}`).toStartWith('0 ');
     }
@@ -130,7 +141,9 @@ describe('local Docker stack', () => {
     expect(ofType((await up()).resources, 'docker:index/container:Container').map((c) => c.inputs.name)).not.toContain('alertmanager');
     const { resources, outputs } = await up({ alertmanager: 'true' });
     const alertmanager = container(resources, 'alertmanager');
-    const config = Bun.YAML.parse(uploadAt(container(resources, 'prometheus'), CONFIG_FILE)) as { alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
+    const config = Bun.YAML.parse(uploadAt(container(resources, 'prometheus'), CONFIG_FILE)) as {
+      alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    };
     expect(config.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual([`${alertmanager.networksAdvanced[0].aliases[0]}:9093`]);
     expect(alertmanager.name).toBe(`${PREFIX}-alertmanager`);
     expect(Bun.YAML.parse(uploadAt(alertmanager, ALERTMANAGER_CONFIG))).toMatchObject({ route: { receiver: 'ticket', group_by: ['job'] } });
@@ -151,7 +164,9 @@ describe('local Docker stack', () => {
     // The datasource reaches the Prometheus container by its name and port on the network.
     const datasources = Bun.YAML.parse(files.grafanaDatasources) as { datasources: Array<{ uid: string; url: string }> };
     const prometheus = container(resources, 'prometheus');
-    expect(datasources.datasources.find((d) => d.uid === 'prometheus')!.url).toBe(`http://${prometheus.networksAdvanced[0].aliases[0]}:${prometheus.ports[0].internal}`);
+    expect(datasources.datasources.find((d) => d.uid === 'prometheus')!.url).toBe(
+      `http://${prometheus.networksAdvanced[0].aliases[0]}:${prometheus.ports[0].internal}`,
+    );
     expect(one(resources, 'docker:index/remoteImage:RemoteImage', 'grafana-image').inputs.name).toMatch(/^grafana\/grafana:11\.6\.\d+$/);
   });
 
@@ -162,7 +177,12 @@ describe('local Docker stack', () => {
     const { resources, outputs } = await up({ bindAddress: '0.0.0.0', apiPort: '18000', grafanaPort: '13000' });
     expect(container(resources, 'pipewatch').ports).toEqual([{ internal: 8000, external: 18000, ip: '0.0.0.0', protocol: 'tcp' }]);
     expect(container(resources, 'grafana').ports[0]).toMatchObject({ internal: 3000, external: 13000 });
-    expect(outputs).toMatchObject({ apiUrl: 'http://127.0.0.1:18000', swaggerUiUrl: 'http://127.0.0.1:18000/docs', grafanaUrl: 'http://127.0.0.1:13000', prometheusUrl: 'http://127.0.0.1:9090' });
+    expect(outputs).toMatchObject({
+      apiUrl: 'http://127.0.0.1:18000',
+      swaggerUiUrl: 'http://127.0.0.1:18000/docs',
+      grafanaUrl: 'http://127.0.0.1:13000',
+      prometheusUrl: 'http://127.0.0.1:9090',
+    });
   });
 
   test('the Grafana admin password is generated when unset, reaches Grafana only as a secret, and anonymous viewing is opt-in', async () => {
@@ -173,7 +193,9 @@ describe('local Docker stack', () => {
     expect(envs.value).toContain('GF_SECURITY_ADMIN_PASSWORD=generated-Password-123');
     expect(envs.value).toContain('GF_AUTH_ANONYMOUS_ENABLED=false');
     const withAnonymous = await up({ grafanaAnonymous: 'true' });
-    expect(container(withAnonymous.resources, 'grafana').envs).toEqual(expect.arrayContaining(['GF_AUTH_ANONYMOUS_ENABLED=true', 'GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer']));
+    expect(container(withAnonymous.resources, 'grafana').envs).toEqual(
+      expect.arrayContaining(['GF_AUTH_ANONYMOUS_ENABLED=true', 'GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer']),
+    );
   });
 
   test.each([
@@ -181,11 +203,15 @@ describe('local Docker stack', () => {
     ['from `pulumi config set --secret`', { grafanaAdminPassword: 'from-secret-config-42' }, 'from-secret-config-42'],
   ])('a %s password is a secret output and appears in no plain output', async (_, config: Record<string, string>, password) => {
     let outputs: Record<string, unknown> = {};
-    const run = await mocks.run(() => {
-      const { config: stackConfig, secrets } = readStackConfig();
-      outputs = localStack(stackConfig, secrets, files).outputs;
-      return outputs;
-    }, { target: 'local', ...config }, Object.keys(config));
+    const run = await mocks.run(
+      () => {
+        const { config: stackConfig, secrets } = readStackConfig();
+        outputs = localStack(stackConfig, secrets, files).outputs;
+        return outputs;
+      },
+      { target: 'local', ...config },
+      Object.keys(config),
+    );
     expect(ofType(run.resources, 'random:index/randomPassword:RandomPassword')).toHaveLength(password.startsWith('generated') ? 1 : 0);
     expect(await isSecret(outputs.grafanaAdminPassword)).toBe(true);
     expect(run.outputs.grafanaAdminPassword).toBe(password);
@@ -215,16 +241,29 @@ describe('local stack with queueDriver=postgres', () => {
     expect(postgres.ports).toEqual([{ internal: 5432, external: 5432, ip: '127.0.0.1', protocol: 'tcp' }]);
     const envs = secretInput<string[]>(one(resources, 'docker:index/container:Container', 'postgres').inputs.envs);
     // The image's superuser is `postgres`; the service's role is made by the init script, with its own password.
-    expect(envs).toEqual({ secret: true, value: ['POSTGRES_USER=postgres', 'POSTGRES_PASSWORD=generated-Password-123', 'PIPEWATCH_DB_PASSWORD=generated-Password-123'] });
-    expect(ofType(resources, 'random:index/randomPassword:RandomPassword').map((r) => r.name).sort()).toEqual(['grafana-admin-password', 'postgres-admin-password', 'postgres-password']);
-    const init = (postgres.uploads as Array<{ file: string; content: string; permissions: string }>).find((u) => u.file.startsWith('/docker-entrypoint-initdb.d/'))!;
+    expect(envs).toEqual({
+      secret: true,
+      value: ['POSTGRES_USER=postgres', 'POSTGRES_PASSWORD=generated-Password-123', 'PIPEWATCH_DB_PASSWORD=generated-Password-123'],
+    });
+    expect(
+      ofType(resources, 'random:index/randomPassword:RandomPassword')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['grafana-admin-password', 'postgres-admin-password', 'postgres-password']);
+    const init = (postgres.uploads as Array<{ file: string; content: string; permissions: string }>).find((u) =>
+      u.file.startsWith('/docker-entrypoint-initdb.d/'),
+    )!;
     expect(init).toMatchObject({ content: POSTGRES_INIT_SQL, permissions: '0755' });
     // A role with no attributes that owns the queue's database (checked against a real PostgreSQL
     // when this was written: the role creates and owns tables, CREATE DATABASE/ROLE are refused).
     expect(init.content).toContain('CREATE ROLE pipewatch LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE');
     expect(init.content).toContain('CREATE DATABASE pipewatch OWNER pipewatch');
     // No sqlite volume for the service.
-    expect(ofType(resources, 'docker:index/volume:Volume').map((v) => v.name).sort()).toEqual(['postgres-data', 'prometheus-data', 'tempo-data']);
+    expect(
+      ofType(resources, 'docker:index/volume:Volume')
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual(['postgres-data', 'prometheus-data', 'tempo-data']);
     expect(outputs.queueVolume).toBe(`${PREFIX}-postgres-data`);
     expect(outputs.postgresPassword).toBe('generated-Password-123');
   });
@@ -245,13 +284,23 @@ describe('local stack with queueDriver=postgres', () => {
       // The password is in the env: the whole list stays secret.
       expect(envs.secret).toBe(true);
       expect(envs.value).toEqual(
-        expect.arrayContaining(['QUEUE_DRIVER=postgres', 'PGHOST=postgres', 'PGPORT=5432', 'PGUSER=pipewatch', 'PGDATABASE=pipewatch', 'PGPASSWORD=generated-Password-123', 'PG_POOL_MAX=4']),
+        expect.arrayContaining([
+          'QUEUE_DRIVER=postgres',
+          'PGHOST=postgres',
+          'PGPORT=5432',
+          'PGUSER=pipewatch',
+          'PGDATABASE=pipewatch',
+          'PGPASSWORD=generated-Password-123',
+          'PG_POOL_MAX=4',
+        ]),
       );
       expect(envs.value.some((e) => e.startsWith('DATA_DIR='))).toBe(false);
       expect(replicas[i]!.volumes).toEqual([]);
     }
     const prometheus = container(resources, 'prometheus');
-    const config = Bun.YAML.parse(uploadAt(prometheus, CONFIG_FILE)) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const config = Bun.YAML.parse(uploadAt(prometheus, CONFIG_FILE)) as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
     const job = config.scrape_configs.find((s) => s.job_name === 'pipewatch')!;
     // Prometheus sets instance=<target>: three targets, three instance values.
     expect(job.static_configs).toEqual([{ targets: ['pipewatch-1:8000', 'pipewatch-2:8000', 'pipewatch-3:8000'] }]);
@@ -267,11 +316,19 @@ describe('local stack with queueDriver=postgres', () => {
   });
 
   test('sqlite stays one container; bad combinations fail before anything is registered', async () => {
-    expect(ofType((await up({ queueDriver: 'sqlite' })).resources, 'docker:index/container:Container').map((c) => c.name).sort()).toEqual(['grafana', 'pipewatch', 'prometheus', 'tempo']);
+    expect(
+      ofType((await up({ queueDriver: 'sqlite' })).resources, 'docker:index/container:Container')
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(['grafana', 'pipewatch', 'prometheus', 'tempo']);
     await expect(up({ queueDriver: 'sqlite', replicas: '2' })).rejects.toThrow('invalid pipewatch:replicas=2: sqlite is one process');
     expect(mocks.registered).toEqual([]);
-    await expect(up({ queueDriver: 'postgres', replicas: '3', prometheusPort: '8002' })).rejects.toThrow('invalid pipewatch:prometheusPort=8002: pipewatch:apiPort+2 already publishes that port');
-    await expect(up({ queueDriver: 'postgres', postgresPort: '3000' })).rejects.toThrow('invalid pipewatch:grafanaPort=3000: pipewatch:postgresPort already publishes');
+    await expect(up({ queueDriver: 'postgres', replicas: '3', prometheusPort: '8002' })).rejects.toThrow(
+      'invalid pipewatch:prometheusPort=8002: pipewatch:apiPort+2 already publishes that port',
+    );
+    await expect(up({ queueDriver: 'postgres', postgresPort: '3000' })).rejects.toThrow(
+      'invalid pipewatch:grafanaPort=3000: pipewatch:postgresPort already publishes',
+    );
   });
 });
 
@@ -309,8 +366,14 @@ describe('local stack tracing (tracing=true, the default)', () => {
     const grafana = container(resources, 'grafana');
     const tempoDs = (Bun.YAML.parse(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/tempo.yml`)) as any).datasources[0];
     const tempo = container(resources, 'tempo');
-    expect(tempoDs).toMatchObject({ type: 'tempo', uid: TEMPO_DATASOURCE_UID, url: `http://${tempo.networksAdvanced[0].aliases[0]}:${tempo.ports[0].internal}` });
-    const prometheusDs = (Bun.YAML.parse(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/prometheus.yml`)) as any).datasources.find((d: any) => d.type === 'prometheus');
+    expect(tempoDs).toMatchObject({
+      type: 'tempo',
+      uid: TEMPO_DATASOURCE_UID,
+      url: `http://${tempo.networksAdvanced[0].aliases[0]}:${tempo.ports[0].internal}`,
+    });
+    const prometheusDs = (Bun.YAML.parse(uploadAt(grafana, `${PROVISIONING_DIR}/datasources/prometheus.yml`)) as any).datasources.find(
+      (d: any) => d.type === 'prometheus',
+    );
     // The label the service writes its exemplars under (src/tracing/http.ts: trace_id), to the Tempo uid.
     expect(prometheusDs.jsonData.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: tempoDs.uid }]);
     // Everything else in the repo's datasource stays as generated.

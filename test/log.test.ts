@@ -27,7 +27,14 @@ describe('access log line', () => {
     const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":""');
     expect(withoutTime(lines[1]!)).toBe(withoutTime(lines[0]!));
     expect(Object.keys(JSON.parse(lines[3]!))).toEqual(Object.keys(JSON.parse(lines[2]!)));
-    expect(JSON.parse(lines[3]!)).toMatchObject({ level: 'info', service: 'pipewatch', component: 'api', route: '__unmatched__', status: 404, duration_ms: 12 });
+    expect(JSON.parse(lines[3]!)).toMatchObject({
+      level: 'info',
+      service: 'pipewatch',
+      component: 'api',
+      route: '__unmatched__',
+      status: 404,
+      duration_ms: 12,
+    });
     expect(Date.parse(JSON.parse(lines[1]!).time)).toBeGreaterThan(Date.now() - 60_000);
   });
 

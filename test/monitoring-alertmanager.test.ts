@@ -40,7 +40,12 @@ describe('alertmanager config', () => {
   test('the local stack uploads the generated routing, adding its webhook to both receivers', async () => {
     const plain = await new Promise<string>((resolve) => alertmanagerConfig(undefined, REPO_ROOT).apply(resolve));
     expect(plain).toBe(readFileSync(file, 'utf8'));
-    const withHook = Bun.YAML.parse(await new Promise<string>((resolve) => alertmanagerConfig('http://127.0.0.1:9/hook', REPO_ROOT).apply(resolve))) as { receivers: Array<{ name: string; webhook_configs: Array<{ url: string }> }> };
-    expect(withHook.receivers.map((r) => [r.name, r.webhook_configs[0]!.url])).toEqual([['page', 'http://127.0.0.1:9/hook'], ['ticket', 'http://127.0.0.1:9/hook']]);
+    const withHook = Bun.YAML.parse(await new Promise<string>((resolve) => alertmanagerConfig('http://127.0.0.1:9/hook', REPO_ROOT).apply(resolve))) as {
+      receivers: Array<{ name: string; webhook_configs: Array<{ url: string }> }>;
+    };
+    expect(withHook.receivers.map((r) => [r.name, r.webhook_configs[0]!.url])).toEqual([
+      ['page', 'http://127.0.0.1:9/hook'],
+      ['ticket', 'http://127.0.0.1:9/hook'],
+    ]);
   });
 });

@@ -52,13 +52,23 @@ describe('service dashboard (lint)', () => {
       const refIds = (panel.targets ?? []).map((t) => t.refId);
       expect(refIds.length, panel.title).toBeGreaterThan(0);
       expect(new Set(refIds).size, panel.title).toBe(refIds.length);
-      expect(refIds.every((r) => /^[A-Z]$/.test(r)), panel.title).toBe(true);
+      expect(
+        refIds.every((r) => /^[A-Z]$/.test(r)),
+        panel.title,
+      ).toBe(true);
     }
   });
 
   test("the seed's three panels are present with their exact queries", () => {
-    for (const [title, expr] of [['Requests/s', SEED_QUERIES.requests], ['Error rate', SEED_QUERIES.errors], ['Average processing time', SEED_QUERIES.processingTime]] as const) {
-      expect(panels.find((p) => p.title === title)?.targets?.map((t) => t.expr), title).toEqual([expr]);
+    for (const [title, expr] of [
+      ['Requests/s', SEED_QUERIES.requests],
+      ['Error rate', SEED_QUERIES.errors],
+      ['Average processing time', SEED_QUERIES.processingTime],
+    ] as const) {
+      expect(
+        panels.find((p) => p.title === title)?.targets?.map((t) => t.expr),
+        title,
+      ).toEqual([expr]);
     }
     expect(SEED_QUERIES).toEqual({
       requests: 'rate(app_requests_total[1m])',
@@ -106,7 +116,22 @@ describe('service dashboard (lint)', () => {
 
   test('the dashboard covers the issue: error budget left, alert view, RED, latency quantiles, queue, in-flight, runtime', () => {
     const all = exprs.map((e) => e.expr).join('\n');
-    for (const needle of ['job:slo_availability_error_budget:remaining', 'job:slo_latency_error_budget:remaining', 'ALERTS{', 'sum by (route, status)', 'histogram_quantile(0.99', 'histogram_quantile(0.5', 'pipewatch_queue_jobs', 'pipewatch_queue_oldest_job_age_seconds', 'http_requests_in_flight', 'pipewatch_jobs_in_flight', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_p99_seconds', 'pipewatch_job_outcomes_total']) {
+    for (const needle of [
+      'job:slo_availability_error_budget:remaining',
+      'job:slo_latency_error_budget:remaining',
+      'ALERTS{',
+      'sum by (route, status)',
+      'histogram_quantile(0.99',
+      'histogram_quantile(0.5',
+      'pipewatch_queue_jobs',
+      'pipewatch_queue_oldest_job_age_seconds',
+      'http_requests_in_flight',
+      'pipewatch_jobs_in_flight',
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'nodejs_eventloop_lag_p99_seconds',
+      'pipewatch_job_outcomes_total',
+    ]) {
       expect(all).toContain(needle);
     }
     expect(panels.some((p) => p.type === 'table' && p.targets?.[0]?.expr.includes('ALERTS'))).toBe(true);

@@ -96,8 +96,10 @@ beforeAll(async () => {
   await Bun.sleep(2500);
   await Promise.all([traffic(normal, 600, true), traffic(broken, 80, false)]);
   // A few more scrapes and evaluations after the last request.
-  await prom.waitFor('recorded processing rate of the normal service', async () =>
-    (await prom.query(`job:app_processing_attempts:rate5m{job="${monitoringConfig.selector.job}"} > 0`)).length > 0);
+  await prom.waitFor(
+    'recorded processing rate of the normal service',
+    async () => (await prom.query(`job:app_processing_attempts:rate5m{job="${monitoringConfig.selector.job}"} > 0`)).length > 0,
+  );
   await Bun.sleep(3000);
 }, 120_000);
 
@@ -118,7 +120,8 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
     expect(targets.map((t) => `${t.labels.job}:${t.health}`).sort()).toEqual([`${BROKEN_JOB}:up`, 'pipewatch:up', 'prometheus:up']);
     const groups = await prom.rules();
     const rules = groups.flatMap((g) => g.rules);
-    const perJob = recordingRules(monitoringConfig).groups.flatMap((g) => g.rules).length + alertRules(monitoringConfig, recordingRules(monitoringConfig)).length;
+    const perJob =
+      recordingRules(monitoringConfig).groups.flatMap((g) => g.rules).length + alertRules(monitoringConfig, recordingRules(monitoringConfig)).length;
     expect(rules.length).toBe(2 * perJob);
     const unhealthy = rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
     expect(unhealthy).toEqual([]);
@@ -128,23 +131,30 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
     const job = monitoringConfig.selector.job;
     const problems: string[] = [];
     for (const rule of recordingRules(monitoringConfig).groups.flatMap((g) => g.rules)) {
-      const selector = `${rule.record}{job="${job}"${Object.entries(rule.labels ?? {}).map(([k, v]) => `,${k}="${v}"`).join('')}}`;
+      const selector = `${rule.record}{job="${job}"${Object.entries(rule.labels ?? {})
+        .map(([k, v]) => `,${k}="${v}"`)
+        .join('')}}`;
       const values = finite(await prom.query(selector));
       if (values.length === 0) {
         problems.push(`${selector}: no finite sample`);
         continue;
       }
-      const plausible = rule.record.includes(':ratio') ? values.every((v) => v >= 0 && v <= 1)
-        : rule.record.endsWith(':remaining') ? values.every((v) => v <= 1)
-        : rule.record.includes('_seconds:') ? values.every((v) => v >= 0 && v < 10)
-        : values.every((v) => v >= 0);
+      const plausible = rule.record.includes(':ratio')
+        ? values.every((v) => v >= 0 && v <= 1)
+        : rule.record.endsWith(':remaining')
+          ? values.every((v) => v <= 1)
+          : rule.record.includes('_seconds:')
+            ? values.every((v) => v >= 0 && v < 10)
+            : values.every((v) => v >= 0);
       if (!plausible) problems.push(`${selector}: implausible ${values.join(', ')}`);
     }
     expect(problems).toEqual([]);
 
     const one = async (q: string) => sampleValue((await prom.query(q))[0]!);
     const observed = await one(`job:app_processing_failures:ratio_rate5m{job="${job}"}`);
-    console.log(`observed processing failure ratio ${observed.toFixed(3)} (FAILURE_RATE ${FAILURE_RATE}), ${(await one(`job:http_requests:rate5m{job="${job}"}`)).toFixed(1)} req/s over 5m, p99 /submit_data ${(await one(`job_route_quantile:http_request_duration_seconds:histogram_quantile{job="${job}",route="/submit_data",quantile="0.99"}`)).toFixed(4)} s`);
+    console.log(
+      `observed processing failure ratio ${observed.toFixed(3)} (FAILURE_RATE ${FAILURE_RATE}), ${(await one(`job:http_requests:rate5m{job="${job}"}`)).toFixed(1)} req/s over 5m, p99 /submit_data ${(await one(`job_route_quantile:http_request_duration_seconds:histogram_quantile{job="${job}",route="/submit_data",quantile="0.99"}`)).toFixed(4)} s`,
+    );
     expect(Math.abs(observed - FAILURE_RATE)).toBeLessThan(0.08);
     expect(await one(`job:http_requests:rate5m{job="${job}"}`)).toBeGreaterThan(1);
     expect(await one(`job:http_requests_errors:ratio_rate5m{job="${job}"}`)).toBeLessThan(0.05); // no 5xx: bad input is 4xx
@@ -154,8 +164,11 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
   });
 
   test('every dashboard panel query, with the variables substituted, returns data; the seed queries and the error ratio read plausibly', async () => {
-    const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, MONITORING_FILES.serviceDashboard), 'utf8')) as { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> };
-    const substitute = (expr: string, rateInterval = '20s') => expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$__range', '5m').replaceAll('$instance', instance);
+    const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, MONITORING_FILES.serviceDashboard), 'utf8')) as {
+      panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
+    };
+    const substitute = (expr: string, rateInterval = '20s') =>
+      expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$__range', '5m').replaceAll('$instance', instance);
     const end = Date.now() / 1000;
     const problems: string[] = [];
     const results = new Map<string, number[]>();
@@ -166,9 +179,10 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
         if (/pipewatch_db_|pipewatch_queue_leader/.test(target.expr)) continue;
         const expr = substitute(target.expr);
         expect(expr, panel.title).not.toContain('$');
-        const values = panel.type === 'timeseries'
-          ? (await prom.queryRange(expr, end - 30, end, 1)).flatMap((s) => s.values.map(([, v]) => Number(v))).filter(Number.isFinite)
-          : finite(await prom.query(expr));
+        const values =
+          panel.type === 'timeseries'
+            ? (await prom.queryRange(expr, end - 30, end, 1)).flatMap((s) => s.values.map(([, v]) => Number(v))).filter(Number.isFinite)
+            : finite(await prom.query(expr));
         if (values.length === 0) problems.push(`${panel.title}: ${expr} returned no finite value`);
         results.set(target.expr, values);
       }
@@ -199,10 +213,16 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
   });
 
   test('a FAILURE_RATE=1 service makes the processing-failure alert go pending/firing; the healthy one stays quiet', async () => {
-    const alerts = await prom.waitFor('PipewatchProcessingFailureRatioHigh for the broken service', async () => {
-      const active = await prom.alerts();
-      return active.some((a) => a.labels.alertname === 'PipewatchProcessingFailureRatioHigh' && a.labels.job === BROKEN_JOB && a.state === 'firing') ? active : undefined;
-    }, 30_000);
+    const alerts = await prom.waitFor(
+      'PipewatchProcessingFailureRatioHigh for the broken service',
+      async () => {
+        const active = await prom.alerts();
+        return active.some((a) => a.labels.alertname === 'PipewatchProcessingFailureRatioHigh' && a.labels.job === BROKEN_JOB && a.state === 'firing')
+          ? active
+          : undefined;
+      },
+      30_000,
+    );
     const of = (job: string) => alerts.filter((a) => a.labels.job === job).map((a) => a.labels.alertname);
     expect(of(BROKEN_JOB)).toContain('PipewatchJobsDeadLettered');
     expect(of(monitoringConfig.selector.job)).not.toContain('PipewatchProcessingFailureRatioHigh');
@@ -213,19 +233,26 @@ describe('monitoring end to end (real service, real Prometheus)', () => {
   }, 40_000);
 
   // Optional picture for the README, from this run's real data: MONITORING_SCREENSHOT=1 bun test test/monitoring-e2e.test.ts
-  test.if(process.env.MONITORING_SCREENSHOT === '1')('screenshot of Prometheus graphing the recorded failure ratio', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const expr = encodeURIComponent('job:app_processing_failures:ratio_rate5m');
-      await page.goto(`${prom.url}/graph?g0.expr=${expr}&g0.tab=0&g0.range_input=20s&g0.stacked=0`);
-      // Debian ships the classic UI: Rickshaw draws an SVG once the range query has answered.
-      await page.waitForSelector('.graph svg path', { timeout: 15_000 });
-      await Bun.sleep(1500);
-      await page.screenshot({ path: join(REPO_ROOT, MONITORING_FILES.screenshot) });
-    } finally {
-      await browser.close();
-    }
-  }, 40_000);
+  test.if(process.env.MONITORING_SCREENSHOT === '1')(
+    'screenshot of Prometheus graphing the recorded failure ratio',
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const expr = encodeURIComponent('job:app_processing_failures:ratio_rate5m');
+        await page.goto(`${prom.url}/graph?g0.expr=${expr}&g0.tab=0&g0.range_input=20s&g0.stacked=0`);
+        // Debian ships the classic UI: Rickshaw draws an SVG once the range query has answered.
+        await page.waitForSelector('.graph svg path', { timeout: 15_000 });
+        await Bun.sleep(1500);
+        await page.screenshot({ path: join(REPO_ROOT, MONITORING_FILES.screenshot) });
+      } finally {
+        await browser.close();
+      }
+    },
+    40_000,
+  );
 });

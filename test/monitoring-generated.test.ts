@@ -26,21 +26,23 @@ describe('generated monitoring files', () => {
   });
 
   test('the expected files are generated at the paths the stacks mount', () => {
-    expect(Object.keys(files).sort()).toEqual([
-      'README.md',
-      MONITORING_FILES.serviceDashboard,
-      'dashboards/provisioning/dashboards/pipewatch.yml',
-      'infra/monitoring/generated/alertmanager.yml',
-      'infra/prometheus/tests/pipewatch-scenarios-1.test.yml',
-      'infra/prometheus/tests/pipewatch-scenarios-2.test.yml',
-      'dashboards/provisioning/datasources/prometheus.yml',
-      'infra/monitoring/generated/cloud-alerts.json',
-      'infra/prometheus/prometheus.yml',
-      'infra/prometheus/rules/pipewatch-alerts.yml',
-      'infra/prometheus/rules/pipewatch-recording.yml',
-      'infra/prometheus/tests/pipewatch-alerts.test.yml',
-      'infra/prometheus/tests/pipewatch-slo-slow-burn.test.yml',
-    ].sort());
+    expect(Object.keys(files).sort()).toEqual(
+      [
+        'README.md',
+        MONITORING_FILES.serviceDashboard,
+        'dashboards/provisioning/dashboards/pipewatch.yml',
+        'infra/monitoring/generated/alertmanager.yml',
+        'infra/prometheus/tests/pipewatch-scenarios-1.test.yml',
+        'infra/prometheus/tests/pipewatch-scenarios-2.test.yml',
+        'dashboards/provisioning/datasources/prometheus.yml',
+        'infra/monitoring/generated/cloud-alerts.json',
+        'infra/prometheus/prometheus.yml',
+        'infra/prometheus/rules/pipewatch-alerts.yml',
+        'infra/prometheus/rules/pipewatch-recording.yml',
+        'infra/prometheus/tests/pipewatch-alerts.test.yml',
+        'infra/prometheus/tests/pipewatch-slo-slow-burn.test.yml',
+      ].sort(),
+    );
   });
 
   test('prometheus.yml scrapes pipewatch:8000/metrics as job pipewatch and itself, <= 15 s, and loads the mounted rules', () => {
@@ -76,7 +78,10 @@ describe('generated monitoring files', () => {
   test('one source: a changed SLO target changes the rules, the alerts, the Cloud alerts and the dashboard lines together', () => {
     const stricter: MonitoringConfig = structuredClone(monitoringConfig);
     stricter.slo.availability.target = 0.999; // budget 0.001: fast burn 14.4x => 0.0144
-    const changed = { ...dashboardFiles(stricter), ...monitoringFiles(stricter, REPO_ROOT, JSON.parse(dashboardFiles(stricter)[MONITORING_FILES.serviceDashboard]!)) };
+    const changed = {
+      ...dashboardFiles(stricter),
+      ...monitoringFiles(stricter, REPO_ROOT, JSON.parse(dashboardFiles(stricter)[MONITORING_FILES.serviceDashboard]!)),
+    };
     expect(changed[RULE_FILES.recording]).toContain('/ 0.001');
     expect(changed[RULE_FILES.alerts]).toContain('> 0.0144');
     expect(files[RULE_FILES.alerts]).not.toContain('> 0.0144');

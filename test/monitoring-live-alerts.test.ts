@@ -75,7 +75,12 @@ afterAll(async () => {
 });
 
 async function firingAt(name: string, timeoutSeconds: number): Promise<number> {
-  return prom.waitFor(`${name} firing`, async () => ((await prom.alerts()).some((a) => a.labels.alertname === name && a.state === 'firing') ? Date.now() : undefined), timeoutSeconds * 1000, 200);
+  return prom.waitFor(
+    `${name} firing`,
+    async () => ((await prom.alerts()).some((a) => a.labels.alertname === name && a.state === 'firing') ? Date.now() : undefined),
+    timeoutSeconds * 1000,
+    200,
+  );
 }
 
 describe('fast symptom alerts, live (real service, real Prometheus at 1 s)', () => {
@@ -89,10 +94,17 @@ describe('fast symptom alerts, live (real service, real Prometheus at 1 s)', () 
     expect(first202).toBeLessThan(first503);
     const failingAfter = (failing - first503) / 1000;
     const stalledAfter = (stalled - first202) / 1000;
-    console.log(`live (1 s intervals, load ${loadavg()[0]!.toFixed(1)}): SubmissionsFailing ${failingAfter.toFixed(1)} s after the first 503 (claim ${claim('PipewatchSubmissionsFailing')} s), ProcessingStalled ${stalledAfter.toFixed(1)} s after the first accepted job (claim ${claim('PipewatchProcessingStalled')} s)`);
+    console.log(
+      `live (1 s intervals, load ${loadavg()[0]!.toFixed(1)}): SubmissionsFailing ${failingAfter.toFixed(1)} s after the first 503 (claim ${claim('PipewatchSubmissionsFailing')} s), ProcessingStalled ${stalledAfter.toFixed(1)} s after the first accepted job (claim ${claim('PipewatchProcessingStalled')} s)`,
+    );
     expect(failingAfter).toBeLessThanOrEqual(claim('PipewatchSubmissionsFailing') + SLACK_SECONDS);
     expect(stalledAfter).toBeLessThanOrEqual(claim('PipewatchProcessingStalled') + SLACK_SECONDS);
     // The same alerts at production intervals: the scenario-tested figures the README shows.
-    expect(firesWithinSeconds(monitoringConfig, alertRules(monitoringConfig, recordingRules(monitoringConfig)).find((a) => a.alert === 'PipewatchSubmissionsFailing')!)).toBe(claim('PipewatchSubmissionsFailing') * SCALE);
+    expect(
+      firesWithinSeconds(
+        monitoringConfig,
+        alertRules(monitoringConfig, recordingRules(monitoringConfig)).find((a) => a.alert === 'PipewatchSubmissionsFailing')!,
+      ),
+    ).toBe(claim('PipewatchSubmissionsFailing') * SCALE);
   }, 90_000);
 });

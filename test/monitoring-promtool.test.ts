@@ -47,13 +47,18 @@ describe('promtool', () => {
     const cases: PromtoolTestCase[] = [];
     for (const file of PROMTOOL_TEST_FILES) cases.push(...(Bun.YAML.parse(await Bun.file(repo(file)).text()) as { tests: PromtoolTestCase[] }).tests);
     const { fires, quiet } = coverage(cases);
-    const names = alertRules(monitoringConfig, recordingRules(monitoringConfig)).map((a) => a.alert).sort();
+    const names = alertRules(monitoringConfig, recordingRules(monitoringConfig))
+      .map((a) => a.alert)
+      .sort();
     expect([...fires].sort()).toEqual(names);
     expect([...quiet].sort()).toEqual(names);
   }, 90_000);
 
   test('test rules can fail: a broken threshold is caught by the committed unit tests', async () => {
-    const rules = (await Bun.file(repo(RULE_FILES.alerts)).text()).replace('job:app_processing_failures:ratio_rate5m > 0.25', 'job:app_processing_failures:ratio_rate5m > 0.95');
+    const rules = (await Bun.file(repo(RULE_FILES.alerts)).text()).replace(
+      'job:app_processing_failures:ratio_rate5m > 0.25',
+      'job:app_processing_failures:ratio_rate5m > 0.95',
+    );
     expect(rules).toContain('> 0.95');
     const dir = join(tmp, 'mutant');
     const rulesDir = join(dir, 'rules');

@@ -38,7 +38,14 @@ describe('alert scenarios at the real evaluation interval', () => {
   test('every goal has its scenario: the failures fire their alert, the quiet cases keep every page silent', () => {
     const scenarios = standardScenarios(monitoringConfig);
     const firing = (name: string) => scenarios.filter((s) => s.fires?.includes(name)).map((s) => s.name);
-    for (const name of ['PipewatchSubmissionsFailing', 'PipewatchProcessingStalled', 'PipewatchHighLatencyP99', 'PipewatchTargetDown', 'PipewatchQueueDatabaseUnreachable']) expect(firing(name).length).toBeGreaterThan(0);
+    for (const name of [
+      'PipewatchSubmissionsFailing',
+      'PipewatchProcessingStalled',
+      'PipewatchHighLatencyP99',
+      'PipewatchTargetDown',
+      'PipewatchQueueDatabaseUnreachable',
+    ])
+      expect(firing(name).length).toBeGreaterThan(0);
     const quiet = scenarios.filter((s) => s.quiet?.severities.includes('critical')).map((s) => s.name);
     for (const what of ['healthy', 'low traffic', '45 s total outage', 'rolling restart']) expect(quiet.some((n) => n.includes(what))).toBe(true);
     // The fast-burn scenarios keep 6 h of history before the failure (the 1 h and 6 h windows).
@@ -61,9 +68,18 @@ describe('alert scenarios at the real evaluation interval', () => {
     mkdirSync(join(dir, 'tests'), { recursive: true });
     writeFileSync(join(dir, 'rules', 'pipewatch-alerts.yml'), rules);
     writeFileSync(join(dir, 'rules', 'pipewatch-recording.yml'), await Bun.file(repo(RULE_FILES.recording)).text());
-    const outage = standardScenarios(monitoringConfig).filter((s) => s.name.startsWith('total outage')).map((s) => ({ ...s, fires: ['PipewatchSubmissionsFailing'] }));
+    const outage = standardScenarios(monitoringConfig)
+      .filter((s) => s.name.startsWith('total outage'))
+      .map((s) => ({ ...s, fires: ['PipewatchSubmissionsFailing'] }));
     const file = join(dir, 'tests', 'outage.test.yml');
-    writeFileSync(file, yamlFile({ rule_files: ['../rules/pipewatch-recording.yml', '../rules/pipewatch-alerts.yml'], evaluation_interval: '15s', tests: scenarioTests(monitoringConfig, alerts, outage) }));
+    writeFileSync(
+      file,
+      yamlFile({
+        rule_files: ['../rules/pipewatch-recording.yml', '../rules/pipewatch-alerts.yml'],
+        evaluation_interval: '15s',
+        tests: scenarioTests(monitoringConfig, alerts, outage),
+      }),
+    );
     const result = await promtool(['test', 'rules', file]);
     expect(result.exitCode).not.toBe(0);
     expect(explain(result)).toContain('alertname: PipewatchSubmissionsFailing');

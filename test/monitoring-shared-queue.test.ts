@@ -79,7 +79,9 @@ const shippedRule = (file: string, name: string) =>
 
 /** The dashboard's "Backlog by state" panel expression, with Grafana's "All" instance value. */
 function backlogPanelExpr(): string {
-  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, MONITORING_FILES.serviceDashboard), 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, MONITORING_FILES.serviceDashboard), 'utf8')) as {
+    panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+  };
   const panel = dashboard.panels.find((p) => p.title === 'Backlog by state');
   if (!panel?.targets?.[0]) throw new Error('the dashboard has no "Backlog by state" panel');
   // The panel draws one line per state; their sum is the backlog.
@@ -173,7 +175,11 @@ afterAll(async () => {
   await trickle?.catch(() => {});
   await sampler?.catch(() => {});
   await prom?.stop();
-  if (fleet.pg().pid() === undefined) await fleet.pg().start().catch(() => {});
+  if (fleet.pg().pid() === undefined)
+    await fleet
+      .pg()
+      .start()
+      .catch(() => {});
 });
 
 describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prometheus at 1 s)', () => {
@@ -189,17 +195,23 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
     expect(exporters.map((s) => s.metric.instance)).toEqual(await leaders());
 
     // Compare once the database has held a real backlog for a whole lag window...
-    await prom.waitFor(`a backlog of ${MIN_BACKLOG}+ jobs in the database for ${LAG_S} s`, async () => {
-      const recent = sampled.filter((s) => s.at >= now() - LAG_S);
-      // ...and the burst is over: what changes within the window is the trickle, not the burst.
-      const values = recent.map((s) => s.backlog);
-      return recent.length >= LAG_S && Math.min(...values) >= MIN_BACKLOG && Math.max(...values) - Math.min(...values) <= 0.3 * Math.max(...values);
-    }, 12_000);
+    await prom.waitFor(
+      `a backlog of ${MIN_BACKLOG}+ jobs in the database for ${LAG_S} s`,
+      async () => {
+        const recent = sampled.filter((s) => s.at >= now() - LAG_S);
+        // ...and the burst is over: what changes within the window is the trickle, not the burst.
+        const values = recent.map((s) => s.backlog);
+        return recent.length >= LAG_S && Math.min(...values) >= MIN_BACKLOG && Math.max(...values) - Math.min(...values) <= 0.3 * Math.max(...values);
+      },
+      12_000,
+    );
     const t = now();
     const rule = sampleValue((await prom.query(BACKLOG_RULE, t))[0]!);
     const panel = sampleValue((await prom.query(backlogPanelExpr(), t))[0]!);
     const truth = truthAround(t);
-    console.log(`backlog at ${t.toFixed(1)}: recording rule ${rule}, dashboard panel ${panel}, database ${Math.min(...truth)}..${Math.max(...truth)} over the ${LAG_S} s before (load ${loadavg()[0]!.toFixed(1)})`);
+    console.log(
+      `backlog at ${t.toFixed(1)}: recording rule ${rule}, dashboard panel ${panel}, database ${Math.min(...truth)}..${Math.max(...truth)} over the ${LAG_S} s before (load ${loadavg()[0]!.toFixed(1)})`,
+    );
     expect(Math.min(...truth)).toBeGreaterThanOrEqual(MIN_BACKLOG);
     expectAgrees('job:pipewatch_queue_backlog_jobs:sum', rule, t);
     expectAgrees('"Backlog by state" panel', panel, t);
@@ -217,17 +229,30 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
     await leader.stop('SIGKILL');
 
     let newLeader: RunningService | undefined;
-    expect(await waitFor(async () => {
-      for (const s of rest) if (await leadsNow(s).catch(() => false)) newLeader = s;
-      return newLeader !== undefined;
-    }, HANDOVER_BOUND_S * 1000, 100)).toBe(true);
+    expect(
+      await waitFor(
+        async () => {
+          for (const s of rest) if (await leadsNow(s).catch(() => false)) newLeader = s;
+          return newLeader !== undefined;
+        },
+        HANDOVER_BOUND_S * 1000,
+        100,
+      ),
+    ).toBe(true);
     const ownMetricsS = (performance.now() - killedAt) / 1000;
-    const newName = await prom.waitFor('a new leader in Prometheus', async () => {
-      const now1 = await leaders();
-      return now1.length === 1 && now1[0] !== leaderName ? now1[0] : undefined;
-    }, Math.max(1_000, HANDOVER_BOUND_S * 1000 - (performance.now() - killedAt)), 100);
+    const newName = await prom.waitFor(
+      'a new leader in Prometheus',
+      async () => {
+        const now1 = await leaders();
+        return now1.length === 1 && now1[0] !== leaderName ? now1[0] : undefined;
+      },
+      Math.max(1_000, HANDOVER_BOUND_S * 1000 - (performance.now() - killedAt)),
+      100,
+    );
     const prometheusS = (performance.now() - killedAt) / 1000;
-    console.log(`hand-over: ${leaderName} SIGKILLed; ${newName} reports pipewatch_queue_leader 1 on its /metrics after ${ownMetricsS.toFixed(1)} s, in Prometheus after ${prometheusS.toFixed(1)} s (bound ${HANDOVER_BOUND_S} s, lease TTL ${LEADER_TTL_S} s, load ${loadavg()[0]!.toFixed(1)})`);
+    console.log(
+      `hand-over: ${leaderName} SIGKILLed; ${newName} reports pipewatch_queue_leader 1 on its /metrics after ${ownMetricsS.toFixed(1)} s, in Prometheus after ${prometheusS.toFixed(1)} s (bound ${HANDOVER_BOUND_S} s, lease TTL ${LEADER_TTL_S} s, load ${loadavg()[0]!.toFixed(1)})`,
+    );
     expect(prometheusS).toBeLessThan(HANDOVER_BOUND_S);
 
     // A few evaluations after the hand-over, then every recorded point from before the kill on.
@@ -262,16 +287,31 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
     const stoppedAtUnix = now();
     await fleet.pg().stop();
     try {
-      await prom.waitFor('PipewatchQueueDatabaseUnreachable firing', async () =>
-        (await prom.alerts()).some((a) => a.labels.alertname === 'PipewatchQueueDatabaseUnreachable' && a.state === 'firing'), ALERT_BOUND_S * 1000, 200);
+      await prom.waitFor(
+        'PipewatchQueueDatabaseUnreachable firing',
+        async () => (await prom.alerts()).some((a) => a.labels.alertname === 'PipewatchQueueDatabaseUnreachable' && a.state === 'firing'),
+        ALERT_BOUND_S * 1000,
+        200,
+      );
       const firedS = (performance.now() - stoppedAt) / 1000;
       // Submissions to each live instance while the database is down.
-      const probes = await Promise.all(alive.flatMap((s) => [0, 1, 2].map(() =>
-        fetch(`${s.url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ravi', age: 32, city: 'Delhi' }), signal: AbortSignal.timeout(5_000) })
-          .then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.text() })))));
+      const probes = await Promise.all(
+        alive.flatMap((s) =>
+          [0, 1, 2].map(() =>
+            fetch(`${s.url}/submit_data`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ name: 'Ravi', age: 32, city: 'Delhi' }),
+              signal: AbortSignal.timeout(5_000),
+            }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.text() })),
+          ),
+        ),
+      );
       const leadersWhileDown = await leaders();
       const during = answersAt.filter((a) => a.at > stoppedAtUnix + 0.5).map((a) => a.answer);
-      console.log(`database stopped: alert firing after ${firedS.toFixed(1)} s (for: 2s; bound ${ALERT_BOUND_S} s); ${probes.length} probes + ${during.length} trickle answers while down: ${[...probes.map((p) => p.status), ...during.map((a) => a.status)].join(',')}; instances reporting leader 1 meanwhile: ${leadersWhileDown.join(',') || 'none'}`);
+      console.log(
+        `database stopped: alert firing after ${firedS.toFixed(1)} s (for: 2s; bound ${ALERT_BOUND_S} s); ${probes.length} probes + ${during.length} trickle answers while down: ${[...probes.map((p) => p.status), ...during.map((a) => a.status)].join(',')}; instances reporting leader 1 meanwhile: ${leadersWhileDown.join(',') || 'none'}`,
+      );
       expect(probes.map((p) => p.status)).toEqual(probes.map(() => 503));
       for (const p of probes) {
         expect(p.retryAfter).toMatch(/^\d+$/);
@@ -283,7 +323,12 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
       expect(during.some((a) => a.status === 503)).toBe(true);
       expect(firedS).toBeLessThan(ALERT_BOUND_S);
       // No instance goes on exporting frozen figures as the leader while it cannot reach the database.
-      await prom.waitFor('no instance reporting leader 1 while the database is down', async () => ((await leaders()).length === 0 ? true : undefined), 10_000, 200);
+      await prom.waitFor(
+        'no instance reporting leader 1 while the database is down',
+        async () => ((await leaders()).length === 0 ? true : undefined),
+        10_000,
+        200,
+      );
       // What the operator sees: the database down on every live instance, refusals counted as storage.
       const down = await prom.query('pipewatch_db_up{job="pipewatch"} == 0');
       expect(down.length).toBeGreaterThanOrEqual(1);
@@ -291,11 +336,21 @@ describe('monitoring a shared queue (3 instances, one real PostgreSQL, real Prom
       await fleet.pg().start();
     }
     // Back: submissions are accepted again without a restart.
-    expect(await waitFor(async () => {
-      const r = await fetch(`${alive[0]!.url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ravi', age: 32, city: 'Delhi' }) }).catch(() => undefined);
-      await r?.arrayBuffer();
-      return r?.status === 202;
-    }, 8_000, 250)).toBe(true);
+    expect(
+      await waitFor(
+        async () => {
+          const r = await fetch(`${alive[0]!.url}/submit_data`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: 'Ravi', age: 32, city: 'Delhi' }),
+          }).catch(() => undefined);
+          await r?.arrayBuffer();
+          return r?.status === 202;
+        },
+        8_000,
+        250,
+      ),
+    ).toBe(true);
     const storage = await prom.query('sum(increase(pipewatch_enqueue_rejections_total{job="pipewatch",reason="storage"}[2m]))');
     expect(sampleValue(storage[0]!)).toBeGreaterThan(0);
   }, 28_000);

@@ -31,7 +31,11 @@ describe('PostgreSQL connection settings', () => {
 
   test('PG* variables with libpq defaults', () => {
     expect(resolvePgTarget({})).toMatchObject({ hostname: 'localhost', port: 5432, username: 'postgres', database: 'postgres', password: undefined });
-    expect(loadConfig({ QUEUE_DRIVER: 'postgres', PGPORT: '5433', PG_POOL_MAX: '4' })).toMatchObject({ PGPORT: 5433, PG_POOL_MAX: 4, PG_STARTUP_WAIT_MS: 30_000 });
+    expect(loadConfig({ QUEUE_DRIVER: 'postgres', PGPORT: '5433', PG_POOL_MAX: '4' })).toMatchObject({
+      PGPORT: 5433,
+      PG_POOL_MAX: 4,
+      PG_STARTUP_WAIT_MS: 30_000,
+    });
   });
 
   test('bad values fail with one line naming the variable, never showing the URL or password', () => {
@@ -72,7 +76,15 @@ describe('a real process with an unreachable database', () => {
       const started = performance.now();
       const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
         cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', QUEUE_DRIVER: 'postgres', PG_STARTUP_WAIT_MS: '1200', PG_CONNECT_TIMEOUT_MS: '500', ...env(freePort()) },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          QUEUE_DRIVER: 'postgres',
+          PG_STARTUP_WAIT_MS: '1200',
+          PG_CONNECT_TIMEOUT_MS: '500',
+          ...env(freePort()),
+        },
         stdout: 'pipe',
         stderr: 'pipe',
       });

@@ -81,10 +81,12 @@ describe('multi-instance crash', () => {
 
     // GET /submissions/{id} answers the same from both survivors.
     for (const id of accepted.filter((_, i) => i % 9 === 0)) {
-      const [a, b] = await Promise.all([services[1]!, services[2]!].map(async (s) => {
-        const res = await fetch(`${s.url}/submissions/${id}`);
-        return { status: res.status, body: await res.json() };
-      }));
+      const [a, b] = await Promise.all(
+        [services[1]!, services[2]!].map(async (s) => {
+          const res = await fetch(`${s.url}/submissions/${id}`);
+          return { status: res.status, body: await res.json() };
+        }),
+      );
       expect(a!.status).toBe(200);
       expect(b).toEqual(a!);
     }

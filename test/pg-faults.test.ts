@@ -37,32 +37,32 @@ describe('database faults', () => {
     const db = await fleet.database();
     const service = await fleet.start(db.url, ENV);
     try {
-    let done = false;
-    const load = runLoad({ targets: () => [service.url], concurrency: 4, total: 100_000, until: () => done, pauseMs: 10, timeoutMs: 10_000 });
-    await Bun.sleep(700);
-    await fleet.pg().stop();
-    const downAt = performance.now();
-    // Polled, not slept: on a loaded machine the first failing round trip may come late.
-    expect(await waitFor(async () => (await readyz(service.url)) === 503, 8_000)).toBe(true);
-    const status = await fetch(`${service.url}/submissions/${Bun.randomUUIDv7()}`, { signal: AbortSignal.timeout(5_000) });
-    expect(status.status).toBe(503);
-    await Bun.sleep(Math.max(0, 3_000 - (performance.now() - downAt)));
-    await fleet.pg().start();
-    const upAt = performance.now();
-    expect(await waitFor(async () => (await readyz(service.url)) === 200, 10_000)).toBe(true);
-    await Bun.sleep(700);
-    done = true;
-    const answers = await load;
+      let done = false;
+      const load = runLoad({ targets: () => [service.url], concurrency: 4, total: 100_000, until: () => done, pauseMs: 10, timeoutMs: 10_000 });
+      await Bun.sleep(700);
+      await fleet.pg().stop();
+      const downAt = performance.now();
+      // Polled, not slept: on a loaded machine the first failing round trip may come late.
+      expect(await waitFor(async () => (await readyz(service.url)) === 503, 8_000)).toBe(true);
+      const status = await fetch(`${service.url}/submissions/${Bun.randomUUIDv7()}`, { signal: AbortSignal.timeout(5_000) });
+      expect(status.status).toBe(503);
+      await Bun.sleep(Math.max(0, 3_000 - (performance.now() - downAt)));
+      await fleet.pg().start();
+      const upAt = performance.now();
+      expect(await waitFor(async () => (await readyz(service.url)) === 200, 10_000)).toBe(true);
+      await Bun.sleep(700);
+      done = true;
+      const answers = await load;
 
-    expectOnlyDocumented(answers, 10_000);
-    expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
-    const accepted = answers.filter((a) => a.status === 202).map((a) => a.id!);
-    expect(answers.filter((a) => a.status === 202 && a.ms >= 0).length).toBe(accepted.length);
-    expect(performance.now() - upAt).toBeLessThan(15_000);
-    let jobs = await fleet.jobs(db.name);
-    expect(await waitFor(async () => unfinished(accepted, (jobs = await fleet.jobs(db.name))).length === 0, 20_000, 250)).toBe(true);
-    expect(accepted.every((id) => jobs.has(id))).toBe(true);
-    expect(service.process.exitCode).toBeNull(); // recovered by itself, no restart
+      expectOnlyDocumented(answers, 10_000);
+      expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
+      const accepted = answers.filter((a) => a.status === 202).map((a) => a.id!);
+      expect(answers.filter((a) => a.status === 202 && a.ms >= 0).length).toBe(accepted.length);
+      expect(performance.now() - upAt).toBeLessThan(15_000);
+      let jobs = await fleet.jobs(db.name);
+      expect(await waitFor(async () => unfinished(accepted, (jobs = await fleet.jobs(db.name))).length === 0, 20_000, 250)).toBe(true);
+      expect(accepted.every((id) => jobs.has(id))).toBe(true);
+      expect(service.process.exitCode).toBeNull(); // recovered by itself, no restart
     } finally {
       if (fleet.pg().pid() === undefined) await fleet.pg().start();
     }

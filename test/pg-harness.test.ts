@@ -21,8 +21,19 @@ describe('test PostgreSQL cluster', () => {
     expect(row).toEqual({ port: String(pg.port), sockets: pg.socketDir, user: 'postgres' });
     const owner = statSync(`/proc/${pg.pid()}`).uid;
     expect(owner).not.toBe(0);
-    const wrong = new Bun.SQL({ hostname: '127.0.0.1', port: pg.port, username: pg.user, password: 'wrong', database: 'postgres', max: 1, connectionTimeout: 5 });
-    const error = await wrong`SELECT 1`.then(() => undefined, (e: { errno?: string }) => e);
+    const wrong = new Bun.SQL({
+      hostname: '127.0.0.1',
+      port: pg.port,
+      username: pg.user,
+      password: 'wrong',
+      database: 'postgres',
+      max: 1,
+      connectionTimeout: 5,
+    });
+    const error = await wrong`SELECT 1`.then(
+      () => undefined,
+      (e: { errno?: string }) => e,
+    );
     await wrong.close();
     expect(error?.errno).toBe('28P01'); // invalid_password
   });
@@ -41,18 +52,34 @@ describe('test PostgreSQL cluster', () => {
 describe('TCP proxy', () => {
   test('forwards queries, cuts every connection on demand, refuses new ones while asked', async () => {
     const proxy = startTcpProxy({ host: '127.0.0.1', port: pg.port });
-    const sql = new Bun.SQL({ hostname: '127.0.0.1', port: proxy.port, username: pg.user, password: pg.password, database: 'postgres', max: 2, connectionTimeout: 2 });
+    const sql = new Bun.SQL({
+      hostname: '127.0.0.1',
+      port: proxy.port,
+      username: pg.user,
+      password: pg.password,
+      database: 'postgres',
+      max: 2,
+      connectionTimeout: 2,
+    });
     try {
       const [big] = await sql`SELECT repeat('x', 1000000) AS s`;
       expect((big as { s: string }).s.length).toBe(1_000_000);
       expect(proxy.connections()).toBeGreaterThan(0);
-      const pending = sql`SELECT pg_sleep(5)`.then(() => 'finished', (e: { code?: string }) => e.code);
+      const pending = sql`SELECT pg_sleep(5)`.then(
+        () => 'finished',
+        (e: { code?: string }) => e.code,
+      );
       await Bun.sleep(200);
       proxy.cutAll();
       expect(await pending).toBe('ERR_POSTGRES_CONNECTION_CLOSED');
       proxy.refuse(true);
       await Bun.sleep(20);
-      expect(await sql`SELECT 1`.then(() => 'ok', (e: { code?: string }) => e.code)).toStartWith('ERR_POSTGRES_CONNECTION');
+      expect(
+        await sql`SELECT 1`.then(
+          () => 'ok',
+          (e: { code?: string }) => e.code,
+        ),
+      ).toStartWith('ERR_POSTGRES_CONNECTION');
       proxy.refuse(false);
       await Bun.sleep(20);
       expect(await sql`SELECT 1 AS x`).toEqual([{ x: 1 }] as never);

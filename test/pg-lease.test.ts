@@ -23,7 +23,7 @@ describe('lease renewal across instances', () => {
     const res = await submit(a.url);
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    const statusOf = async () => ((await (await fetch(`${b.url}/submissions/${id}`)).json()) as { status: string; attempts: number; lastError: string | null });
+    const statusOf = async () => (await (await fetch(`${b.url}/submissions/${id}`)).json()) as { status: string; attempts: number; lastError: string | null };
     expect(await waitFor(async () => (await statusOf()).status === 'succeeded', 40_000, 250)).toBe(true);
     expect(await statusOf()).toMatchObject({ status: 'succeeded', attempts: 1, lastError: null });
   }, 60_000);

@@ -68,7 +68,10 @@ describe('several instances on one database', () => {
     const db = await pg.createDatabase();
     await (await open(db)).close();
     await pg.query("UPDATE pipewatch_meta SET value = '99' WHERE key = 'schema_version'", db);
-    const error = await openPostgresStore(options(db)).then(() => undefined, (e: unknown) => e);
+    const error = await openPostgresStore(options(db)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(QueueStartError);
     expect((error as Error).message).toMatch(/version 99, newer than this pipewatch understands \(1\)/);
     expect((error as Error).message).not.toContain(pg.password);
@@ -97,9 +100,13 @@ describe('several instances on one database', () => {
     const { claimed } = await a.commit(request(now, { claim: 5, leaseUntil: now + 1_000 }));
     expect(claimed).toHaveLength(5);
     // b and c find the leases expired at the same moment: each job recovered exactly once.
-    const [rb, rc] = await Promise.all([b, c].map((s) => s.recover({ leaseEndedBy: now + 1_000, now: now + 1_001, maxAttempts: 5, reason: 'lease_expired', limit: 100 })));
+    const [rb, rc] = await Promise.all(
+      [b, c].map((s) => s.recover({ leaseEndedBy: now + 1_000, now: now + 1_001, maxAttempts: 5, reason: 'lease_expired', limit: 100 })),
+    );
     expect(rb!.requeued + rc!.requeued).toBe(5);
-    const late = await a.commit(request(now + 1_002, { settles: claimed.map((j) => ({ kind: 'succeeded' as const, seq: j.seq, attempts: j.attempts, now: now + 1_002 })) }));
+    const late = await a.commit(
+      request(now + 1_002, { settles: claimed.map((j) => ({ kind: 'succeeded' as const, seq: j.seq, attempts: j.attempts, now: now + 1_002 })) }),
+    );
     expect(late.applied).toEqual([false, false, false, false, false]);
     const again = await b.commit(request(now + 1_003, { claim: 5 }));
     expect(again.claimed.map((j) => j.attempts)).toEqual([2, 2, 2, 2, 2]);
@@ -120,7 +127,12 @@ describe('several instances on one database', () => {
     const released = await a.commit(request(now + 2_100, { settles: [{ kind: 'release', seq: slow.seq, attempts: slow.attempts, now: now + 2_100 }] }));
     expect(released.applied).toEqual([true]);
     const next = await b.commit(request(now + 2_101, { claim: 5 }));
-    expect(next.claimed.map((j) => [j.id, j.attempts]).sort()).toEqual([[slow.id, 1], [cut.id, 2]].sort());
+    expect(next.claimed.map((j) => [j.id, j.attempts]).sort()).toEqual(
+      [
+        [slow.id, 1],
+        [cut.id, 2],
+      ].sort(),
+    );
   });
 
   test('retention from two instances at once deletes each finished job once', async () => {
@@ -183,7 +195,10 @@ describe('the engine on a shared store', () => {
       const deadline = performance.now() + 10_000;
       let refusal: unknown;
       while (!refusal && performance.now() < deadline) {
-        refusal = await b.enqueue(RECORD).then(() => undefined, (e: unknown) => e);
+        refusal = await b.enqueue(RECORD).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (!refusal) await Bun.sleep(100);
       }
       expect(refusal).toBeInstanceOf(QueueUnavailableError);
@@ -208,19 +223,26 @@ describe('table health', () => {
     await pg.query(`UPDATE pipewatch_jobs SET state = 2, finished_at = ${now} WHERE seq % 50 <> 0`, db);
     await pg.query('UPDATE pipewatch_jobs SET state = 1 WHERE seq % 100 = 0', db);
     await pg.query('VACUUM ANALYZE pipewatch_jobs', db);
-    const plan = async (query: string) =>
-      (await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, db)).map((r) => r['QUERY PLAN']).join('\n');
-    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 0 AND run_at <= ${now} ORDER BY run_at, seq LIMIT 8 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_due');
-    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 1 AND run_at <= ${now} ORDER BY run_at LIMIT 100 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_leased');
-    expect(await plan('SELECT created_at FROM pipewatch_jobs WHERE state < 2 ORDER BY seq LIMIT 1')).toContain('Index Only Scan using pipewatch_jobs_unfinished');
+    const plan = async (query: string) => (await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, db)).map((r) => r['QUERY PLAN']).join('\n');
+    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 0 AND run_at <= ${now} ORDER BY run_at, seq LIMIT 8 FOR UPDATE SKIP LOCKED`)).toContain(
+      'using pipewatch_jobs_due',
+    );
+    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state = 1 AND run_at <= ${now} ORDER BY run_at LIMIT 100 FOR UPDATE SKIP LOCKED`)).toContain(
+      'using pipewatch_jobs_leased',
+    );
+    expect(await plan('SELECT created_at FROM pipewatch_jobs WHERE state < 2 ORDER BY seq LIMIT 1')).toContain(
+      'Index Only Scan using pipewatch_jobs_unfinished',
+    );
     expect(await plan('SELECT count(*) FROM pipewatch_jobs WHERE state = 0')).toContain('using pipewatch_jobs_due');
-    expect(await plan(`SELECT seq FROM pipewatch_jobs WHERE state >= 2 AND finished_at < ${now + 1} ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED`)).toContain('using pipewatch_jobs_finished');
+    expect(
+      await plan(`SELECT seq FROM pipewatch_jobs WHERE state >= 2 AND finished_at < ${now + 1} ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED`),
+    ).toContain('using pipewatch_jobs_finished');
     expect(await store.oldestUnfinishedCreatedAt()).toBe(now);
   }, 30_000);
 });
 
 describe('connections', () => {
-  test('a unix-socket directory as the host (as Cloud Run\'s /cloudsql/…), from DATABASE_URL and from PGHOST', async () => {
+  test("a unix-socket directory as the host (as Cloud Run's /cloudsql/…), from DATABASE_URL and from PGHOST", async () => {
     const db = await pg.createDatabase();
     for (const settings of [
       { DATABASE_URL: `postgres://${pg.user}@/${db}?host=${pg.socketDir}`, PGPORT: pg.port },
@@ -229,7 +251,9 @@ describe('connections', () => {
       const store = await openPostgresStore({ ...options(db), target: resolvePgTarget(settings) });
       opened.push(store);
       await store.commit(request(Date.now(), { enqueue: newJobs(1) }));
-      const [row] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pipewatch' AND client_addr IS NULL AND backend_type = 'client backend'");
+      const [row] = await pg.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pipewatch' AND client_addr IS NULL AND backend_type = 'client backend'",
+      );
       expect(row!.n).toBeGreaterThan(0); // connected over the socket: no client address
       await store.close();
     }
@@ -276,7 +300,10 @@ describe('database faults', () => {
       target: resolvePgTarget({ DATABASE_URL: `postgres://postgres:${pg.password}@127.0.0.1:1/nowhere` }),
       pool: { max: 2, connectTimeoutMs: 500, statementTimeoutMs: 1_000 },
       startupWaitMs: 1_500,
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const elapsed = performance.now() - started;
     expect(error).toBeInstanceOf(QueueStartError);
     const message = (error as Error).message;
@@ -293,7 +320,10 @@ describe('database faults', () => {
       target: resolvePgTarget({ DATABASE_URL: pg.url().replace(encodeURIComponent(pg.password), 'not-the-password') }),
       pool: { max: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 1_000 },
       startupWaitMs: 20_000,
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(QueueStartError);
     expect((error as Error).message).toContain('SQLSTATE 28P01');
@@ -305,8 +335,11 @@ describe('database faults', () => {
     const db = await pg.createDatabase();
     await (await open(db)).close();
     await pg.query("CREATE ROLE queue_rw LOGIN PASSWORD 'rw-secret'");
-    await pg.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO queue_rw;
-      GRANT SELECT, INSERT, UPDATE, DELETE ON pipewatch_jobs, pipewatch_meta, pipewatch_leader TO queue_rw`, db);
+    await pg.query(
+      `REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO queue_rw;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON pipewatch_jobs, pipewatch_meta, pipewatch_leader TO queue_rw`,
+      db,
+    );
     const store = await openPostgresStore({
       target: resolvePgTarget({ DATABASE_URL: `postgres://queue_rw:rw-secret@127.0.0.1:${pg.port}/${db}` }),
       pool: { max: 2, connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
@@ -328,7 +361,10 @@ describe('database faults', () => {
       store = await openPostgresStore({ target, pool: { max: 2, connectTimeoutMs: 500, statementTimeoutMs: 1_000 }, startupWaitMs: 2_000 });
       proxy.stall(true);
       const started = performance.now();
-      const error = await store.commit(request(Date.now(), { enqueue: newJobs(3) })).then(() => undefined, (e: unknown) => e);
+      const error = await store.commit(request(Date.now(), { enqueue: newJobs(3) })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       const elapsed = performance.now() - started;
       expect((error as Error | undefined)?.name).toBe('DatabaseTimeoutError');
       expect(elapsed).toBeLessThan(store.db.operationTimeoutMs + 3_000); // generous: timers run late on a loaded machine
@@ -337,7 +373,10 @@ describe('database faults', () => {
       proxy.cutAll(); // the stalled connections are dead to the client: drop them
       let ok = false;
       for (let i = 0; i < 50 && !ok; i++) {
-        ok = await store.commit(request(Date.now(), { enqueue: newJobs(1) })).then(() => true, () => false);
+        ok = await store.commit(request(Date.now(), { enqueue: newJobs(1) })).then(
+          () => true,
+          () => false,
+        );
         if (!ok) await Bun.sleep(50);
       }
       expect(ok).toBe(true);
@@ -364,11 +403,17 @@ describe('database faults', () => {
       proxy.refuse(true);
       proxy.cutAll();
       const started = performance.now();
-      const error = await store.commit(request(now, { enqueue: newJobs(10) })).then(() => undefined, (e: unknown) => e);
+      const error = await store.commit(request(now, { enqueue: newJobs(10) })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeDefined();
       expect(performance.now() - started).toBeLessThan(5_000);
       expect(store.healthy()).toBe(false);
-      const statusError = await store.status(Bun.randomUUIDv7()).then(() => undefined, (e: unknown) => e);
+      const statusError = await store.status(Bun.randomUUIDv7()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(statusError).toBeInstanceOf(QueueUnavailableError);
       const text = await registry.metrics();
       expect(text).toMatch(/pipewatch_db_up 0/);
@@ -376,7 +421,10 @@ describe('database faults', () => {
       proxy.refuse(false);
       let ok = false;
       for (let i = 0; i < 50 && !ok; i++) {
-        ok = await store.commit(request(Date.now(), { enqueue: newJobs(1) })).then(() => true, () => false);
+        ok = await store.commit(request(Date.now(), { enqueue: newJobs(1) })).then(
+          () => true,
+          () => false,
+        );
         if (!ok) await Bun.sleep(50);
       }
       expect(ok).toBe(true);

@@ -40,7 +40,17 @@ async function makeQueue(opening: JobStore | Promise<JobStore>, options: Partial
   const store = await opening;
   const queue = await JobQueue.open(
     store,
-    { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 100_000, ...options },
+    {
+      concurrency: 4,
+      maxAttempts: 3,
+      retryBaseMs: 5,
+      retryMaxMs: 20,
+      capacity: 1000,
+      leaseMs: 30_000,
+      retentionMaxAgeMs: 86_400_000,
+      retentionMaxFinished: 100_000,
+      ...options,
+    },
     { metrics, log: silent },
   );
   queues.push(queue);
@@ -49,153 +59,193 @@ async function makeQueue(opening: JobStore | Promise<JobStore>, options: Partial
 
 const succeed: Processor = () => Promise.resolve();
 
-test('enqueues of one tick are committed in one transaction, and each resolves only once committed', async () => {
-  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-  let transactions = 0;
-  const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
-    commit: (request: CommitRequest) => {
-      transactions++;
-      return store.commit(request);
-    },
-  });
-  const { queue } = await makeQueue(counting, { process: succeed });
-  const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
-  expect(transactions).toBe(1);
-  expect(new Set(ids).size).toBe(500);
-  for (const id of ids) expect((await queue.status(id))?.status).toBe('queued');
-  // One at a time (each awaited): one transaction each.
-  for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
-  expect(transactions).toBe(4);
-}, TIMEOUT_MS);
+test(
+  'enqueues of one tick are committed in one transaction, and each resolves only once committed',
+  async () => {
+    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+    let transactions = 0;
+    const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
+      commit: (request: CommitRequest) => {
+        transactions++;
+        return store.commit(request);
+      },
+    });
+    const { queue } = await makeQueue(counting, { process: succeed });
+    const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
+    expect(transactions).toBe(1);
+    expect(new Set(ids).size).toBe(500);
+    for (const id of ids) expect((await queue.status(id))?.status).toBe('queued');
+    // One at a time (each awaited): one transaction each.
+    for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
+    expect(transactions).toBe(4);
+  },
+  TIMEOUT_MS,
+);
 
-test('a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on', async () => {
-  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-  let poison = false;
-  // A real SQLite failure inside the group commit: the poisoned commit repeats its ids (UNIQUE).
-  const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-    commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
-  });
-  const { queue, metrics } = await makeQueue(failing, { process: succeed });
-  const before = await queue.enqueue(RECORD);
-  poison = true;
-  const refused = await Promise.allSettled([queue.enqueue(RECORD), queue.enqueue(RECORD)]);
-  poison = false;
-  for (const outcome of refused) {
-    expect(outcome.status).toBe('rejected');
-    expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'QueueUnavailableError', reason: 'storage' });
-  }
-  const after = await queue.enqueue(RECORD);
-  expect(queue.stats().depth.queued).toBe(2);
-  expect([(await queue.status(before))?.status, (await queue.status(after))?.status]).toEqual(['queued', 'queued']);
-  expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
-}, TIMEOUT_MS);
-
-test('a stuck attempt loses its lease: the job runs again, and the late answer changes nothing', async () => {
-  let calls = 0;
-  let releaseStuck: () => void = () => {};
-  const process: Processor = () => {
-    calls++;
-    if (calls === 1) return new Promise<void>((resolve) => (releaseStuck = resolve));
-    return Promise.resolve();
-  };
-  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process, leaseMs: 200 });
-  queue.start();
-  const id = await queue.enqueue(RECORD);
-  const status = await waitFor('the job to succeed on a second attempt', async () => {
-    const s = await queue.status(id);
-    return s?.status === 'succeeded' ? s : undefined;
-  }, 5000);
-  expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
-  releaseStuck();
-  await Bun.sleep(50);
-  expect(await queue.status(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
-  expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
-}, TIMEOUT_MS);
-
-test('a restart on the same file resumes queued jobs, and interrupted ones count as an attempt', async () => {
-  const dir = tempDir();
-  const never: Processor = () => new Promise<void>(() => {});
-  const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: never, concurrency: 1, maxAttempts: 2 });
-  const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
-  a.queue.start();
-  await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.status === 'processing');
-  // Like a process dying: close without stop(), so the lease is still in the file.
-  queues.splice(queues.indexOf(a.queue), 1);
-  await a.queue.close();
-
-  const b = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
-  expect(await b.queue.status(ids[0]!)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'interrupted' });
-  expect(await b.queue.status(ids[1]!)).toMatchObject({ status: 'queued', attempts: 0 });
-  expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
-  b.queue.start();
-  await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.status === 'succeeded'));
-  expect((await b.queue.status(ids[0]!))?.attempts).toBe(2);
-  expect((await b.queue.status(ids[1]!))?.attempts).toBe(1);
-}, TIMEOUT_MS);
-
-test('retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age', async () => {
-  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed, concurrency: 1, retentionMaxFinished: 5 });
-  const ids: string[] = [];
-  for (let i = 0; i < 12; i++) ids.push(await queue.enqueue(RECORD));
-  queue.start();
-  await waitFor('5 finished jobs kept', () => queue.stats().depth.succeeded === 5 && queue.stats().depth.queued === 0, 5000);
-  // Processed in enqueue order with one worker: the last five finished last and are kept.
-  const kept = await Promise.all(ids.map(async (id) => (await queue.status(id)) !== undefined));
-  expect(kept).toEqual([...Array(7).fill(false), ...Array(5).fill(true)]);
-  expect(sample(await renderMetrics(metrics), 'pipewatch_queue_jobs{state="succeeded"}')).toBe(5);
-
-  const aged = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed, retentionMaxAgeMs: 300 });
-  const old = await aged.queue.enqueue(RECORD);
-  aged.queue.start();
-  await waitFor('the finished job to be pruned by age', async () => (await aged.queue.status(old)) === undefined, 5000);
-  expect(aged.queue.stats().depth.succeeded).toBe(0);
-}, TIMEOUT_MS);
-
-test('the oldest-job gauge tracks the oldest unfinished job, and the backlog gauge the queued count', async () => {
-  const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
-  await queue.enqueue(RECORD);
-  await Bun.sleep(1100);
-  await queue.enqueue(RECORD);
-  const text = await renderMetrics(metrics);
-  expect(sample(text, 'pipewatch_queue_jobs{state="queued"}')).toBe(2);
-  expect(sample(text, 'pipewatch_queue_oldest_job_age_seconds')).toBeGreaterThanOrEqual(1);
-  queue.start();
-  await waitFor('the backlog to drain', () => queue.stats().depth.queued === 0);
-  expect(sample(await renderMetrics(metrics), 'pipewatch_queue_oldest_job_age_seconds')).toBe(0);
-}, TIMEOUT_MS);
-
-test('backoff is exponential with full jitter, capped at RETRY_MAX_MS', () => {
-  expect(retryDelayMs(1, 200, 30_000, () => 0)).toBe(0);
-  expect(retryDelayMs(1, 200, 30_000, () => 0.999_999)).toBe(199);
-  expect(retryDelayMs(3, 200, 30_000, () => 0.999_999)).toBe(799);
-  expect(retryDelayMs(20, 200, 30_000, () => 0.999_999)).toBe(29_999);
-  for (let i = 0; i < 1000; i++) {
-    const delay = retryDelayMs(4, 200, 30_000);
-    expect(delay).toBeGreaterThanOrEqual(0);
-    expect(delay).toBeLessThan(1600);
-  }
-}, TIMEOUT_MS);
-
-test('the simulated delay follows its distribution within [min, max], and the failure rate holds at 0 and 1', async () => {
-  const options = { minMs: 10, maxMs: 100, failureRate: 0 };
-  expect(processingDelayMs({ ...options, distribution: 'fixed' }, () => 0.7)).toBe(10);
-  expect(processingDelayMs({ ...options, distribution: 'uniform' }, () => 0.5)).toBe(55);
-  expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0)).toBe(10);
-  expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0.999_999_999)).toBe(100);
-  for (const distribution of ['uniform', 'exponential'] as const) {
-    for (let i = 0; i < 1000; i++) {
-      const delay = processingDelayMs({ ...options, distribution });
-      expect(delay).toBeGreaterThanOrEqual(10);
-      expect(delay).toBeLessThanOrEqual(100);
+test(
+  'a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on',
+  async () => {
+    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+    let poison = false;
+    // A real SQLite failure inside the group commit: the poisoned commit repeats its ids (UNIQUE).
+    const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
+      commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
+    });
+    const { queue, metrics } = await makeQueue(failing, { process: succeed });
+    const before = await queue.enqueue(RECORD);
+    poison = true;
+    const refused = await Promise.allSettled([queue.enqueue(RECORD), queue.enqueue(RECORD)]);
+    poison = false;
+    for (const outcome of refused) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'QueueUnavailableError', reason: 'storage' });
     }
-  }
-  const instant = { distribution: 'fixed' as const, minMs: 0, maxMs: 0 };
-  const never = createSimulatedPipeline({ ...instant, failureRate: 0 });
-  const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
-  const attempt = { id: 'x', attempt: 1, trace: null };
-  const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
-  outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
-}, TIMEOUT_MS);
+    const after = await queue.enqueue(RECORD);
+    expect(queue.stats().depth.queued).toBe(2);
+    expect([(await queue.status(before))?.status, (await queue.status(after))?.status]).toEqual(['queued', 'queued']);
+    expect(sample(await renderMetrics(metrics), 'pipewatch_jobs_enqueued_total')).toBe(2);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'a stuck attempt loses its lease: the job runs again, and the late answer changes nothing',
+  async () => {
+    let calls = 0;
+    let releaseStuck: () => void = () => {};
+    const process: Processor = () => {
+      calls++;
+      if (calls === 1) return new Promise<void>((resolve) => (releaseStuck = resolve));
+      return Promise.resolve();
+    };
+    const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process, leaseMs: 200 });
+    queue.start();
+    const id = await queue.enqueue(RECORD);
+    const status = await waitFor(
+      'the job to succeed on a second attempt',
+      async () => {
+        const s = await queue.status(id);
+        return s?.status === 'succeeded' ? s : undefined;
+      },
+      5000,
+    );
+    expect(status).toMatchObject({ attempts: 2, lastError: 'lease_expired' });
+    releaseStuck();
+    await Bun.sleep(50);
+    expect(await queue.status(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(sample(await renderMetrics(metrics), 'pipewatch_job_outcomes_total{outcome="succeeded"}')).toBe(1);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'a restart on the same file resumes queued jobs, and interrupted ones count as an attempt',
+  async () => {
+    const dir = tempDir();
+    const never: Processor = () => new Promise<void>(() => {});
+    const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: never, concurrency: 1, maxAttempts: 2 });
+    const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
+    a.queue.start();
+    await waitFor('one job processing', async () => (await a.queue.status(ids[0]!))?.status === 'processing');
+    // Like a process dying: close without stop(), so the lease is still in the file.
+    queues.splice(queues.indexOf(a.queue), 1);
+    await a.queue.close();
+
+    const b = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'FULL' }), { process: succeed, maxAttempts: 2 });
+    expect(await b.queue.status(ids[0]!)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'interrupted' });
+    expect(await b.queue.status(ids[1]!)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(sample(await renderMetrics(b.metrics), 'pipewatch_job_outcomes_total{outcome="retried"}')).toBe(1);
+    b.queue.start();
+    await waitFor('both jobs to succeed', async () => (await Promise.all(ids.map((id) => b.queue.status(id)))).every((s) => s?.status === 'succeeded'));
+    expect((await b.queue.status(ids[0]!))?.attempts).toBe(2);
+    expect((await b.queue.status(ids[1]!))?.attempts).toBe(1);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'retention keeps at most RETENTION_MAX_FINISHED finished jobs, newest first, and prunes by age',
+  async () => {
+    const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), {
+      process: succeed,
+      concurrency: 1,
+      retentionMaxFinished: 5,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(await queue.enqueue(RECORD));
+    queue.start();
+    await waitFor('5 finished jobs kept', () => queue.stats().depth.succeeded === 5 && queue.stats().depth.queued === 0, 5000);
+    // Processed in enqueue order with one worker: the last five finished last and are kept.
+    const kept = await Promise.all(ids.map(async (id) => (await queue.status(id)) !== undefined));
+    expect(kept).toEqual([...Array(7).fill(false), ...Array(5).fill(true)]);
+    expect(sample(await renderMetrics(metrics), 'pipewatch_queue_jobs{state="succeeded"}')).toBe(5);
+
+    const aged = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed, retentionMaxAgeMs: 300 });
+    const old = await aged.queue.enqueue(RECORD);
+    aged.queue.start();
+    await waitFor('the finished job to be pruned by age', async () => (await aged.queue.status(old)) === undefined, 5000);
+    expect(aged.queue.stats().depth.succeeded).toBe(0);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'the oldest-job gauge tracks the oldest unfinished job, and the backlog gauge the queued count',
+  async () => {
+    const { queue, metrics } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
+    await queue.enqueue(RECORD);
+    await Bun.sleep(1100);
+    await queue.enqueue(RECORD);
+    const text = await renderMetrics(metrics);
+    expect(sample(text, 'pipewatch_queue_jobs{state="queued"}')).toBe(2);
+    expect(sample(text, 'pipewatch_queue_oldest_job_age_seconds')).toBeGreaterThanOrEqual(1);
+    queue.start();
+    await waitFor('the backlog to drain', () => queue.stats().depth.queued === 0);
+    expect(sample(await renderMetrics(metrics), 'pipewatch_queue_oldest_job_age_seconds')).toBe(0);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'backoff is exponential with full jitter, capped at RETRY_MAX_MS',
+  () => {
+    expect(retryDelayMs(1, 200, 30_000, () => 0)).toBe(0);
+    expect(retryDelayMs(1, 200, 30_000, () => 0.999_999)).toBe(199);
+    expect(retryDelayMs(3, 200, 30_000, () => 0.999_999)).toBe(799);
+    expect(retryDelayMs(20, 200, 30_000, () => 0.999_999)).toBe(29_999);
+    for (let i = 0; i < 1000; i++) {
+      const delay = retryDelayMs(4, 200, 30_000);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(1600);
+    }
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'the simulated delay follows its distribution within [min, max], and the failure rate holds at 0 and 1',
+  async () => {
+    const options = { minMs: 10, maxMs: 100, failureRate: 0 };
+    expect(processingDelayMs({ ...options, distribution: 'fixed' }, () => 0.7)).toBe(10);
+    expect(processingDelayMs({ ...options, distribution: 'uniform' }, () => 0.5)).toBe(55);
+    expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0)).toBe(10);
+    expect(processingDelayMs({ ...options, distribution: 'exponential' }, () => 0.999_999_999)).toBe(100);
+    for (const distribution of ['uniform', 'exponential'] as const) {
+      for (let i = 0; i < 1000; i++) {
+        const delay = processingDelayMs({ ...options, distribution });
+        expect(delay).toBeGreaterThanOrEqual(10);
+        expect(delay).toBeLessThanOrEqual(100);
+      }
+    }
+    const instant = { distribution: 'fixed' as const, minMs: 0, maxMs: 0 };
+    const never = createSimulatedPipeline({ ...instant, failureRate: 0 });
+    const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
+    const attempt = { id: 'x', attempt: 1, trace: null };
+    const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
+    outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+  },
+  TIMEOUT_MS,
+);
 
 /** A logger whose lines the test can read. */
 function recordingLogger() {
@@ -209,68 +259,100 @@ function recordingLogger() {
   return { log: createLogger('info', sink), lines };
 }
 
-test('start-up recovery logs every job it dead-letters by id (and the totals), never the record', async () => {
-  const dir = tempDir();
-  const never: Processor = () => new Promise<void>(() => {});
-  const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }), { process: never, concurrency: 2, maxAttempts: 1 });
-  const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
-  a.queue.start();
-  await waitFor('two jobs processing', () => a.queue.stats().depth.processing === 2);
-  queues.splice(queues.indexOf(a.queue), 1);
-  await a.queue.close(); // like a crash: the two leases stay in the file
+test(
+  'start-up recovery logs every job it dead-letters by id (and the totals), never the record',
+  async () => {
+    const dir = tempDir();
+    const never: Processor = () => new Promise<void>(() => {});
+    const a = await makeQueue(openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }), { process: never, concurrency: 2, maxAttempts: 1 });
+    const ids = [await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD), await a.queue.enqueue(RECORD)];
+    a.queue.start();
+    await waitFor('two jobs processing', () => a.queue.stats().depth.processing === 2);
+    queues.splice(queues.indexOf(a.queue), 1);
+    await a.queue.close(); // like a crash: the two leases stay in the file
 
-  const { log, lines } = recordingLogger();
-  const b = await JobQueue.open(
-    await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }),
-    { concurrency: 1, maxAttempts: 1, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
-    { metrics: createMetrics(), log },
-  );
-  queues.push(b);
-  await waitFor('the recovery summary line', () => lines.some((line) => line.msg === 'recovered jobs interrupted by an unclean stop'));
-  const deadLetters = lines.filter((line) => line.msg === 'job dead-lettered');
-  expect(deadLetters.map((line) => line.job_id).sort()).toEqual(ids.slice(0, 2).sort());
-  for (const line of deadLetters) expect(line).toMatchObject({ level: 'warn', reason: 'interrupted' });
-  expect(lines.find((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toMatchObject({ requeued: 0, dead_lettered: 2 });
-  expect(JSON.stringify(lines)).not.toContain('Ravi');
-}, TIMEOUT_MS);
+    const { log, lines } = recordingLogger();
+    const b = await JobQueue.open(
+      await openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }),
+      {
+        concurrency: 1,
+        maxAttempts: 1,
+        retryBaseMs: 5,
+        retryMaxMs: 20,
+        capacity: 1000,
+        leaseMs: 30_000,
+        retentionMaxAgeMs: 86_400_000,
+        retentionMaxFinished: 1000,
+        process: succeed,
+      },
+      { metrics: createMetrics(), log },
+    );
+    queues.push(b);
+    await waitFor('the recovery summary line', () => lines.some((line) => line.msg === 'recovered jobs interrupted by an unclean stop'));
+    const deadLetters = lines.filter((line) => line.msg === 'job dead-lettered');
+    expect(deadLetters.map((line) => line.job_id).sort()).toEqual(ids.slice(0, 2).sort());
+    for (const line of deadLetters) expect(line).toMatchObject({ level: 'warn', reason: 'interrupted' });
+    expect(lines.find((line) => line.msg === 'recovered jobs interrupted by an unclean stop')).toMatchObject({ requeued: 0, dead_lettered: 2 });
+    expect(JSON.stringify(lines)).not.toContain('Ravi');
+  },
+  TIMEOUT_MS,
+);
 
-test('a commit that keeps failing (disk full) is logged once per interval with a count, not once per tick, and its end once', async () => {
-  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-  let poison = true;
-  // A real SQLite failure on every commit while poisoned: each repeats its ids (UNIQUE).
-  const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-    commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
-  });
-  const { log, lines } = recordingLogger();
-  const queue = await JobQueue.open(
-    failing,
-    { concurrency: 1, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, capacity: 1000, leaseMs: 30_000, retentionMaxAgeMs: 86_400_000, retentionMaxFinished: 1000, process: succeed },
-    { metrics: createMetrics(), log },
-  );
-  queues.push(queue);
-  let refused = 0;
-  const until = performance.now() + 1000;
-  while (performance.now() < until) {
-    await queue.enqueue(RECORD).catch(() => refused++);
-  }
-  poison = false;
-  await queue.enqueue(RECORD);
-  await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
-  const failures = lines.filter((line) => line.msg === 'queue commit failed');
-  expect(refused).toBeGreaterThan(50);
-  expect(failures).toHaveLength(1);
-  expect(failures[0]).toMatchObject({ level: 'error', code: 'SQLITE_CONSTRAINT_UNIQUE' });
-  expect(lines.filter((line) => line.msg === 'queue commits succeed again')).toEqual([expect.objectContaining({ suppressed: refused - 1 })]);
-}, TIMEOUT_MS);
+test(
+  'a commit that keeps failing (disk full) is logged once per interval with a count, not once per tick, and its end once',
+  async () => {
+    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+    let poison = true;
+    // A real SQLite failure on every commit while poisoned: each repeats its ids (UNIQUE).
+    const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
+      commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
+    });
+    const { log, lines } = recordingLogger();
+    const queue = await JobQueue.open(
+      failing,
+      {
+        concurrency: 1,
+        maxAttempts: 3,
+        retryBaseMs: 5,
+        retryMaxMs: 20,
+        capacity: 1000,
+        leaseMs: 30_000,
+        retentionMaxAgeMs: 86_400_000,
+        retentionMaxFinished: 1000,
+        process: succeed,
+      },
+      { metrics: createMetrics(), log },
+    );
+    queues.push(queue);
+    let refused = 0;
+    const until = performance.now() + 1000;
+    while (performance.now() < until) {
+      await queue.enqueue(RECORD).catch(() => refused++);
+    }
+    poison = false;
+    await queue.enqueue(RECORD);
+    await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
+    const failures = lines.filter((line) => line.msg === 'queue commit failed');
+    expect(refused).toBeGreaterThan(50);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 'error', code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(lines.filter((line) => line.msg === 'queue commits succeed again')).toEqual([expect.objectContaining({ suppressed: refused - 1 })]);
+  },
+  TIMEOUT_MS,
+);
 
-test('a submission whose request is already gone when its batch commits is left out (not stored, rejected); the rest of the batch is stored', async () => {
-  const { queue } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
-  const gone = new AbortController();
-  const kept = queue.enqueue(RECORD, { signal: new AbortController().signal });
-  const dropped = queue.enqueue(RECORD, { signal: gone.signal });
-  gone.abort(); // the connection closes before the tick's commit
-  await expect(dropped).rejects.toMatchObject({ name: 'SubmissionAbortedError' });
-  const id = await kept;
-  expect((await queue.status(id))?.status).toBe('queued');
-  expect(queue.stats().depth.queued).toBe(1);
-}, TIMEOUT_MS);
+test(
+  'a submission whose request is already gone when its batch commits is left out (not stored, rejected); the rest of the batch is stored',
+  async () => {
+    const { queue } = await makeQueue(openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' }), { process: succeed });
+    const gone = new AbortController();
+    const kept = queue.enqueue(RECORD, { signal: new AbortController().signal });
+    const dropped = queue.enqueue(RECORD, { signal: gone.signal });
+    gone.abort(); // the connection closes before the tick's commit
+    await expect(dropped).rejects.toMatchObject({ name: 'SubmissionAbortedError' });
+    const id = await kept;
+    expect((await queue.status(id))?.status).toBe('queued');
+    expect(queue.stats().depth.queued).toBe(1);
+  },
+  TIMEOUT_MS,
+);

@@ -53,15 +53,23 @@ async function healthLatencyDuringStall(thread: 'event-loop' | 'worker'): Promis
   return { worst, answered };
 }
 
-test('with SQLITE_THREAD=worker a commit stuck on the disk does not stall /healthz', async () => {
-  const { worst, answered } = await healthLatencyDuringStall('worker');
-  console.log(`worker thread: worst /healthz ${worst.toFixed(0)} ms over ${answered.length} probes`);
-  expect(answered.every((status) => status === 200)).toBe(true);
-  expect(worst).toBeLessThan(1000);
-}, TIMEOUT_MS);
+test(
+  'with SQLITE_THREAD=worker a commit stuck on the disk does not stall /healthz',
+  async () => {
+    const { worst, answered } = await healthLatencyDuringStall('worker');
+    console.log(`worker thread: worst /healthz ${worst.toFixed(0)} ms over ${answered.length} probes`);
+    expect(answered.every((status) => status === 200)).toBe(true);
+    expect(worst).toBeLessThan(1000);
+  },
+  TIMEOUT_MS,
+);
 
-test('on the event loop (the default) the same stall holds /healthz for the busy wait: what the README warns about', async () => {
-  const { worst } = await healthLatencyDuringStall('event-loop');
-  console.log(`event loop: worst /healthz ${worst.toFixed(0)} ms`);
-  expect(worst).toBeGreaterThan(1000);
-}, TIMEOUT_MS);
+test(
+  'on the event loop (the default) the same stall holds /healthz for the busy wait: what the README warns about',
+  async () => {
+    const { worst } = await healthLatencyDuringStall('event-loop');
+    console.log(`event loop: worst /healthz ${worst.toFixed(0)} ms`);
+    expect(worst).toBeGreaterThan(1000);
+  },
+  TIMEOUT_MS,
+);

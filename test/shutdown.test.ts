@@ -38,7 +38,13 @@ async function halfSentRequest(port: number) {
 
 test('SIGTERM mid-load: readiness 503 while draining, no accepted request lost or cut, exit 0 within the grace', async () => {
   const service = await startService({
-    env: { SHUTDOWN_GRACE_MS: String(GRACE_MS), SHUTDOWN_DRAIN_MS: String(DRAIN_MS), LOG_LEVEL: 'info', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '5' },
+    env: {
+      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+      LOG_LEVEL: 'info',
+      PROCESSING_DELAY_MIN_MS: '0',
+      PROCESSING_DELAY_MAX_MS: '5',
+    },
   });
   started.push(service);
 

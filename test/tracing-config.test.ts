@@ -36,12 +36,21 @@ describe('OTEL_* settings', () => {
   const bad: Array<[Record<string, string>, string]> = [
     [{ OTEL_TRACES_EXPORTER: 'jaeger' }, 'invalid OTEL_TRACES_EXPORTER="jaeger": must be one of none, otlp, console'],
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'invalid OTEL_EXPORTER_OTLP_PROTOCOL="grpc": must be one of http/protobuf, http/json'],
-    [{ OTEL_TRACES_SAMPLER: 'ratio' }, 'invalid OTEL_TRACES_SAMPLER="ratio": must be one of parentbased_always_on, parentbased_always_off, parentbased_traceidratio, always_on, always_off, traceidratio'],
+    [
+      { OTEL_TRACES_SAMPLER: 'ratio' },
+      'invalid OTEL_TRACES_SAMPLER="ratio": must be one of parentbased_always_on, parentbased_always_off, parentbased_traceidratio, always_on, always_off, traceidratio',
+    ],
     [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'invalid OTEL_TRACES_SAMPLER_ARG="1.5": must be a number from 0 to 1'],
-    [{ OTEL_TRACES_SAMPLER_ARG: '0.5' }, 'invalid OTEL_TRACES_SAMPLER_ARG: only used by the traceidratio samplers, but OTEL_TRACES_SAMPLER=parentbased_always_on'],
+    [
+      { OTEL_TRACES_SAMPLER_ARG: '0.5' },
+      'invalid OTEL_TRACES_SAMPLER_ARG: only used by the traceidratio samplers, but OTEL_TRACES_SAMPLER=parentbased_always_on',
+    ],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'invalid OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": must be an http:// or https:// URL'],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, 'invalid OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="not a url": must be an http:// or https:// URL'],
-    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:pw@collector' }, 'invalid OTEL_EXPORTER_OTLP_ENDPOINT: must not hold credentials (put them in OTEL_EXPORTER_OTLP_HEADERS)'],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:pw@collector' },
+      'invalid OTEL_EXPORTER_OTLP_ENDPOINT: must not hold credentials (put them in OTEL_EXPORTER_OTLP_HEADERS)',
+    ],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, 'invalid OTEL_RESOURCE_ATTRIBUTES: "novalue" must be key=value with a key of letters, digits or . _ -'],
     [{ OTEL_EXPORTER_OTLP_TIMEOUT: '5s' }, 'invalid OTEL_EXPORTER_OTLP_TIMEOUT="5s": must be an integer from 100 to 120000'],
   ];
@@ -65,8 +74,14 @@ describe('OTEL_* settings', () => {
   });
 
   test('a real process with a bad OTEL value exits 1 with one line', async () => {
-    const proc = Bun.spawn(['bun', 'src/main.ts'], { env: { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', QUEUE_DRIVER: 'memory', PORT: '0' }, stdout: 'pipe', stderr: 'pipe' });
+    const proc = Bun.spawn(['bun', 'src/main.ts'], {
+      env: { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', QUEUE_DRIVER: 'memory', PORT: '0' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     expect(await proc.exited).toBe(1);
-    expect((await new Response(proc.stderr).text()).trim()).toBe('pipewatch: invalid OTEL_EXPORTER_OTLP_PROTOCOL="grpc": must be one of http/protobuf, http/json');
+    expect((await new Response(proc.stderr).text()).trim()).toBe(
+      'pipewatch: invalid OTEL_EXPORTER_OTLP_PROTOCOL="grpc": must be one of http/protobuf, http/json',
+    );
   });
 });

@@ -38,9 +38,17 @@ function tracingEnv(protocol: 'http/protobuf' | 'http/json', extra: Record<strin
 }
 
 async function exercise(url: string) {
-  const accepted = await fetch(`${url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }) });
+  const accepted = await fetch(`${url}/submit_data`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }),
+  });
   expect(accepted.status).toBe(202);
-  const invalid = await fetch(`${url}/submit_data?city=Quuxville`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 'Quuxville', city: 'Quuxville' }) });
+  const invalid = await fetch(`${url}/submit_data?city=Quuxville`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Zorblax', age: 'Quuxville', city: 'Quuxville' }),
+  });
   expect(invalid.status).toBe(422);
   return { traceId: accepted.headers.get('x-trace-id')! };
 }
@@ -59,7 +67,9 @@ function noPersonalData(r: OtlpReceiver) {
   const bytes = Buffer.concat(r.bodies.map((b) => Buffer.from(b))).toString('latin1');
   expect(bytes.length).toBeGreaterThan(0);
   for (const secret of PERSONAL) expect(bytes).not.toContain(secret);
-  const values = r.spans.flatMap((span) => [span.attributes, span.resource, ...span.events.map((e) => e.attributes), ...span.links.map((l) => l.attributes)].flatMap((a) => Object.values(a)));
+  const values = r.spans.flatMap((span) =>
+    [span.attributes, span.resource, ...span.events.map((e) => e.attributes), ...span.links.map((l) => l.attributes)].flatMap((a) => Object.values(a)),
+  );
   expect(values.filter((v) => v === 117 || v === '117')).toEqual([]);
 }
 
@@ -83,7 +93,11 @@ describe('a real process exporting OTLP over HTTP', () => {
 
   test('a job that fails: its retry and its dead-letter arrive as CONSUMER spans of the request trace', async () => {
     service = await startService({ env: tracingEnv('http/protobuf', { FAILURE_RATE: '1', MAX_ATTEMPTS: '2', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20' }) });
-    const res = await fetch(`${service.url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }) });
+    const res = await fetch(`${service.url}/submit_data`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Zorblax', age: 117, city: 'Quuxville' }),
+    });
     const { id } = (await res.json()) as { id: string };
     const traceId = res.headers.get('x-trace-id')!;
     const attemptsOf = (s: typeof receiver.spans) => s.filter((x) => x.kind === SPAN_KIND.consumer && x.attributes['messaging.message.id'] === id);
@@ -146,7 +160,12 @@ describe('the compiled binary', () => {
 
   for (const protocol of ['http/protobuf', 'http/json'] as const) {
     test(`exports ${protocol} from a directory holding nothing but the binary`, async () => {
-      service = await startService({ command: [join(dir, 'pipewatch')], cwd: dir, dataDir: join(dir, `data-${protocol.replace('/', '-')}`), env: tracingEnv(protocol) });
+      service = await startService({
+        command: [join(dir, 'pipewatch')],
+        cwd: dir,
+        dataDir: join(dir, `data-${protocol.replace('/', '-')}`),
+        env: tracingEnv(protocol),
+      });
       const { traceId } = await exercise(service.url);
       const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.kind === SPAN_KIND.server));
       expect(spans.find((x) => x.traceId === traceId && x.kind === SPAN_KIND.server)!.name).toBe('POST /submit_data');

@@ -18,7 +18,14 @@ afterEach(async () => {
 
 /** The real app and queue (memory driver), with tracing exporting into memory when `traced`. */
 async function tracedApp(traced: boolean, env: Record<string, string> = {}) {
-  const config = loadConfig({ QUEUE_DRIVER: 'memory', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1', FAILURE_RATE: '0', OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env });
+  const config = loadConfig({
+    QUEUE_DRIVER: 'memory',
+    PROCESSING_DELAY_MIN_MS: '0',
+    PROCESSING_DELAY_MAX_MS: '1',
+    FAILURE_RATE: '0',
+    OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none',
+    ...env,
+  });
   const exporter = new InMemorySpanExporter();
   const tracing: Tracing | undefined = traced ? createTracing(tracingOptions(config), { exporter }) : createTracing(tracingOptions(config));
   const logs: Array<Record<string, unknown>> = [];
@@ -32,7 +39,16 @@ async function tracedApp(traced: boolean, env: Record<string, string> = {}) {
   const metrics = createMetrics();
   const queue = await createQueue(config, { metrics, log });
   queue.start();
-  const app = createApp({ queue, metrics, log, readiness: { ready: () => true, draining: () => false }, bodyLimitBytes: config.BODY_LIMIT_BYTES, version: 'test', serveMetrics: true, tracing });
+  const app = createApp({
+    queue,
+    metrics,
+    log,
+    readiness: { ready: () => true, draining: () => false },
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    version: 'test',
+    serveMetrics: true,
+    tracing,
+  });
   closers.push(async () => {
     await queue.stop(1000);
     await queue.close();
@@ -101,7 +117,13 @@ describe('SERVER span per request', () => {
   });
 
   test('a 503 from the queue is an error span with error.type', async () => {
-    const t = await tracedApp(true, { QUEUE_CAPACITY: '1', WORKER_CONCURRENCY: '1', PROCESSING_DELAY_MIN_MS: '2000', PROCESSING_DELAY_MAX_MS: '2000', PROCESSING_DELAY_DISTRIBUTION: 'fixed' });
+    const t = await tracedApp(true, {
+      QUEUE_CAPACITY: '1',
+      WORKER_CONCURRENCY: '1',
+      PROCESSING_DELAY_MIN_MS: '2000',
+      PROCESSING_DELAY_MAX_MS: '2000',
+      PROCESSING_DELAY_DISTRIBUTION: 'fixed',
+    });
     expect((await t.post({ name: 'A', age: 1, city: 'B' })).status).toBe(202);
     expect((await t.post({ name: 'A', age: 1, city: 'B' })).status).toBe(503);
     const refused = server(t.spans()).find((s) => s.attributes['http.response.status_code'] === 503)!;
@@ -115,7 +137,9 @@ describe('SERVER span per request', () => {
     await t.post({ name: 'Zorblax', age: 'Quuxville', city: 'Quuxville' });
     await t.request('/submit_data?name=Zorblax', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Zorblax"' });
     await t.request('/Zorblax/Quuxville?token=Zorblax');
-    const dump = JSON.stringify(t.spans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, links: s.links, status: s.status, resource: s.resource.attributes })));
+    const dump = JSON.stringify(
+      t.spans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, links: s.links, status: s.status, resource: s.resource.attributes })),
+    );
     expect(t.spans().length).toBeGreaterThanOrEqual(4);
     for (const secret of ['Zorblax', 'Quuxville', 'token']) expect(dump).not.toContain(secret);
     // The age as a value (as text it can turn up inside the hex of a job id by chance).
@@ -130,7 +154,7 @@ describe('logs during a traced request', () => {
     const res = await t.request('/healthz');
     const span = server(t.spans())[0]!;
     await Bun.sleep(10);
-    const line = t.logs.find((l) => l.msg === "request" && l.route === "/healthz")!;
+    const line = t.logs.find((l) => l.msg === 'request' && l.route === '/healthz')!;
     expect(line).toMatchObject({ trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
     expect(res.headers.get('x-trace-id')).toBe(line.trace_id as string);
   });

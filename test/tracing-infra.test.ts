@@ -25,11 +25,14 @@ describe('local stack: Tempo', () => {
   });
 
   test('tempoContainer: pinned image, config uploaded, blocks on a named volume, on the stack network', async () => {
-    const { resources } = await mocks.run(() => {
-      const ctx = { config: readStackConfig().config, prefix: 'pipewatch-test', network: stackNetwork('pipewatch-test'), labels: [] };
-      tempoContainer(ctx);
-      return {};
-    }, { target: 'local' });
+    const { resources } = await mocks.run(
+      () => {
+        const ctx = { config: readStackConfig().config, prefix: 'pipewatch-test', network: stackNetwork('pipewatch-test'), labels: [] };
+        tempoContainer(ctx);
+        return {};
+      },
+      { target: 'local' },
+    );
     expect(plain(one(resources, 'docker:index/remoteImage:RemoteImage', 'tempo-image').inputs).name).toBe(TEMPO_IMAGE);
     const c = plain(one(resources, 'docker:index/container:Container', 'tempo').inputs);
     expect(c.uploads.map((u: { file: string }) => u.file)).toEqual([TEMPO_CONFIG_FILE]);

@@ -9,7 +9,8 @@ import { prefersOpenMetrics } from '../src/tracing/openmetrics';
 import { tracingOptions } from '../src/tracing/options';
 import { createTracing } from '../src/tracing/provider';
 
-const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -17,13 +18,29 @@ afterEach(async () => {
 });
 
 async function app(traced: boolean, env: Record<string, string> = {}) {
-  const config = loadConfig({ QUEUE_DRIVER: 'memory', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1', FAILURE_RATE: '0', OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env });
+  const config = loadConfig({
+    QUEUE_DRIVER: 'memory',
+    PROCESSING_DELAY_MIN_MS: '0',
+    PROCESSING_DELAY_MAX_MS: '1',
+    FAILURE_RATE: '0',
+    OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none',
+    ...env,
+  });
   const tracing = createTracing(tracingOptions(config), traced ? { exporter: new InMemorySpanExporter() } : {});
   const log = createLogger('silent');
   const metrics = createMetrics();
   const queue = await createQueue(config, { metrics, log });
   queue.start();
-  const a = createApp({ queue, metrics, log, readiness: { ready: () => true, draining: () => false }, bodyLimitBytes: config.BODY_LIMIT_BYTES, version: 'test', serveMetrics: true, tracing });
+  const a = createApp({
+    queue,
+    metrics,
+    log,
+    readiness: { ready: () => true, draining: () => false },
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    version: 'test',
+    serveMetrics: true,
+    tracing,
+  });
   closers.push(async () => {
     await queue.stop(1000);
     await queue.close();
@@ -63,13 +80,17 @@ describe('exemplars on OpenMetrics scrapes', () => {
     const plain = await app(false);
     for (const a of [t, plain]) expect((await a.request('/healthz')).status).toBe(200);
     const before = await t.scrape();
-    const traceId = (await t.request('/submit_data', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"A","age":1,"city":"B"}' })).headers.get('x-trace-id')!;
+    const traceId = (
+      await t.request('/submit_data', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"A","age":1,"city":"B"}' })
+    ).headers.get('x-trace-id')!;
     await plain.request('/submit_data', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"A","age":1,"city":"B"}' });
 
     const om = await t.scrape(PROMETHEUS_ACCEPT);
     expect(om.type).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
     expect(om.body.endsWith('# EOF\n')).toBe(true);
-    const exemplar = om.body.split('\n').find((l) => l.startsWith('http_request_duration_seconds_bucket{') && l.includes('route="/submit_data"') && l.includes(' # {'));
+    const exemplar = om.body
+      .split('\n')
+      .find((l) => l.startsWith('http_request_duration_seconds_bucket{') && l.includes('route="/submit_data"') && l.includes(' # {'));
     expect(exemplar).toMatch(new RegExp(`# \\{trace_id="${traceId}",span_id="[0-9a-f]{16}"\\} [0-9.e-]+ [0-9.]+$`));
     // OpenMetrics families: counters without _total in TYPE, samples with it.
     expect(om.body).toContain('# TYPE app_requests counter\napp_requests_total 1');
@@ -82,7 +103,15 @@ describe('exemplars on OpenMetrics scrapes', () => {
     expect(after.body).toContain('# TYPE app_requests_total counter\napp_requests_total 1');
     // Same names, labels and order as before the OpenMetrics scrape and as an app without tracing.
     expect(shape(after.body)).toBe(shape(untraced.body));
-    expect(shape(before.body).split('\n').filter((l) => l.startsWith('#'))).toEqual(shape(after.body).split('\n').filter((l) => l.startsWith('#')));
+    expect(
+      shape(before.body)
+        .split('\n')
+        .filter((l) => l.startsWith('#')),
+    ).toEqual(
+      shape(after.body)
+        .split('\n')
+        .filter((l) => l.startsWith('#')),
+    );
   });
 
   test('an unsampled request leaves no exemplar', async () => {

@@ -19,7 +19,13 @@ interface ExemplarResult {
 
 test('a real Prometheus with exemplar storage returns exemplars whose trace ids are spans the receiver got', async () => {
   service = await startService({
-    env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '5' },
+    env: {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      PROCESSING_DELAY_MIN_MS: '0',
+      PROCESSING_DELAY_MAX_MS: '5',
+    },
   });
   prometheus = await startPrometheus({ targets: [{ job: 'pipewatch', address: service.url }], extraArgs: ['--enable-feature=exemplar-storage'] });
   await prometheus.waitForTargetsUp(30_000);
@@ -34,7 +40,12 @@ test('a real Prometheus with exemplar storage returns exemplars whose trace ids 
   // Keep submitting (a few per second, bounded) until both histograms' exemplars were scraped.
   let found: { http: string[]; processing: string[] } | undefined;
   for (let round = 0; round < 60 && !found; round++) {
-    for (let i = 0; i < 3; i++) await fetch(`${service.url}/submit_data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ravi","age":32,"city":"Delhi"}' });
+    for (let i = 0; i < 3; i++)
+      await fetch(`${service.url}/submit_data`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"name":"Ravi","age":32,"city":"Delhi"}',
+      });
     await Bun.sleep(500);
     const http = (await exemplarsOf('http_request_duration_seconds_bucket{route="/submit_data"}')).map((e) => e.trace_id!);
     const processing = (await exemplarsOf('app_processing_seconds_bucket')).map((e) => e.trace_id!);
@@ -42,7 +53,8 @@ test('a real Prometheus with exemplar storage returns exemplars whose trace ids 
   }
   expect(found).toBeDefined();
   await receiver.waitFor((spans) => [...found!.http, ...found!.processing].every((id) => spans.some((s) => s.traceId === id)));
-  for (const id of found!.http) expect(receiver.spans.some((s) => s.traceId === id && s.kind === SPAN_KIND.server && s.name === 'POST /submit_data')).toBe(true);
+  for (const id of found!.http)
+    expect(receiver.spans.some((s) => s.traceId === id && s.kind === SPAN_KIND.server && s.name === 'POST /submit_data')).toBe(true);
   for (const id of found!.processing) expect(receiver.spans.some((s) => s.traceId === id && s.kind === SPAN_KIND.consumer)).toBe(true);
 
   // The counters Prometheus stored from OpenMetrics keep their text-format names.

@@ -25,14 +25,30 @@ afterEach(async () => {
 
 /** The real app and queue with tracing into memory (or off). `start: false` leaves the workers idle. */
 async function traced(env: Record<string, string>, { on = true, start = true } = {}) {
-  const config = loadConfig({ QUEUE_DRIVER: 'memory', PROCESSING_DELAY_MIN_MS: '0', PROCESSING_DELAY_MAX_MS: '1', FAILURE_RATE: '0', OTEL_TRACES_EXPORTER: on ? 'otlp' : 'none', ...env });
+  const config = loadConfig({
+    QUEUE_DRIVER: 'memory',
+    PROCESSING_DELAY_MIN_MS: '0',
+    PROCESSING_DELAY_MAX_MS: '1',
+    FAILURE_RATE: '0',
+    OTEL_TRACES_EXPORTER: on ? 'otlp' : 'none',
+    ...env,
+  });
   const exporter = new InMemorySpanExporter();
   const tracing = createTracing(tracingOptions(config), on ? { exporter } : {});
   const log = createLogger('silent');
   const metrics = createMetrics();
   const queue: Queue = await createQueue(config, { metrics, log, tracing });
   if (start) queue.start();
-  const app = createApp({ queue, metrics, log, readiness: { ready: () => true, draining: () => false }, bodyLimitBytes: config.BODY_LIMIT_BYTES, version: 'test', serveMetrics: true, tracing });
+  const app = createApp({
+    queue,
+    metrics,
+    log,
+    readiness: { ready: () => true, draining: () => false },
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    version: 'test',
+    serveMetrics: true,
+    tracing,
+  });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -43,7 +59,13 @@ async function traced(env: Record<string, string>, { on = true, start = true } =
   };
   cleanups.push(close);
   const submit = async (headers: Record<string, string> = {}) => {
-    const res = await app.handle(new Request('http://localhost/submit_data', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"name":"Zorblax","age":117,"city":"Quuxville"}' }));
+    const res = await app.handle(
+      new Request('http://localhost/submit_data', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"name":"Zorblax","age":117,"city":"Quuxville"}',
+      }),
+    );
     expect(res.status).toBe(202);
     return { id: ((await res.json()) as { id: string }).id, traceId: res.headers.get('x-trace-id') };
   };
@@ -51,7 +73,12 @@ async function traced(env: Record<string, string>, { on = true, start = true } =
   const waitFor = async (predicate: (s: ReadableSpan[]) => boolean, ms = 10_000) => {
     const deadline = Date.now() + ms;
     while (!predicate(spans())) {
-      if (Date.now() > deadline) throw new Error(`spans: ${spans().map((s) => s.name).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `spans: ${spans()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
       await Bun.sleep(10);
     }
     return spans();
@@ -73,7 +100,12 @@ describe('request -> enqueue -> attempt, one trace', () => {
     for (const s of [serverSpan, producer, consumer]) expect(s!.spanContext().traceId).toBe(traceId!);
     expect(producer!.name).toBe('send submissions');
     expect(producer!.parentSpanContext?.spanId).toBe(serverSpan!.spanContext().spanId);
-    expect(producer!.attributes).toMatchObject({ 'messaging.system': 'pipewatch', 'messaging.operation.type': 'send', 'messaging.destination.name': 'submissions', 'messaging.message.id': id });
+    expect(producer!.attributes).toMatchObject({
+      'messaging.system': 'pipewatch',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': 'submissions',
+      'messaging.message.id': id,
+    });
     expect(producer!.events.map((e) => [e.name, e.attributes])).toEqual([['committed', { 'pipewatch.commit.batch_size': 1 }]]);
     expect(consumer!.name).toBe('process submissions');
     expect(consumer!.parentSpanContext?.spanId).toBe(producer!.spanContext().spanId);
@@ -112,7 +144,18 @@ describe('request -> enqueue -> attempt, one trace', () => {
     const tracing = createTracing(tracingOptions(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' })), { exporter })!;
     const queue = await JobQueue.open(
       await openMemoryStore(),
-      { concurrency: 1, maxAttempts: 1, retryBaseMs: 1, retryMaxMs: 5, capacity: 10, leaseMs: 100, retentionMaxAgeMs: 60_000, retentionMaxFinished: 100, process: () => new Promise(() => {}), tracer: jobTracer(tracing) },
+      {
+        concurrency: 1,
+        maxAttempts: 1,
+        retryBaseMs: 1,
+        retryMaxMs: 5,
+        capacity: 10,
+        leaseMs: 100,
+        retentionMaxAgeMs: 60_000,
+        retentionMaxFinished: 100,
+        process: () => new Promise(() => {}),
+        tracer: jobTracer(tracing),
+      },
       { metrics: createMetrics(), log: createLogger('silent') },
     );
     cleanups.push(async () => {
@@ -182,27 +225,27 @@ describe('request -> enqueue -> attempt, one trace', () => {
 
 describe('the trace column, through real storage (SQLite, PostgreSQL) and a restart', () => {
   for (const thread of ['event-loop', 'worker'] as const)
-  test(`SQLITE_THREAD=${thread}: the PRODUCER context is committed beside the job (not in the record) and parents the attempt after a restart`, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env = { QUEUE_DRIVER: 'sqlite', DATA_DIR: dataDir, SQLITE_THREAD: thread };
-    const before = await traced(env, { start: false });
-    const { id, traceId } = await before.submit();
-    const [producer] = ofKind(await before.waitFor((s) => ofKind(s, SpanKind.PRODUCER).length === 1), SpanKind.PRODUCER);
-    await before.close();
+    test(`SQLITE_THREAD=${thread}: the PRODUCER context is committed beside the job (not in the record) and parents the attempt after a restart`, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'pipewatch-trace-'));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const env = { QUEUE_DRIVER: 'sqlite', DATA_DIR: dataDir, SQLITE_THREAD: thread };
+      const before = await traced(env, { start: false });
+      const { id, traceId } = await before.submit();
+      const [producer] = ofKind(await before.waitFor((s) => ofKind(s, SpanKind.PRODUCER).length === 1), SpanKind.PRODUCER);
+      await before.close();
 
-    const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
-    const row = db.query('SELECT trace, payload FROM jobs WHERE id = ?').get(id) as { trace: string; payload: string };
-    db.close();
-    expect(row.trace).toBe(`00-${traceId}-${producer!.spanContext().spanId}-01`);
-    expect(row.payload).not.toContain(traceId!);
+      const db = new Database(join(dataDir, 'queue.sqlite'), { readonly: true });
+      const row = db.query('SELECT trace, payload FROM jobs WHERE id = ?').get(id) as { trace: string; payload: string };
+      db.close();
+      expect(row.trace).toBe(`00-${traceId}-${producer!.spanContext().spanId}-01`);
+      expect(row.payload).not.toContain(traceId!);
 
-    // A new process: a new tracer, nothing in memory but the queue file.
-    const after = await traced(env);
-    const [attempt] = consumersOf(await after.waitFor((s) => consumersOf(s, id).length === 1), id);
-    expect(attempt!.spanContext().traceId).toBe(traceId!);
-    expect(attempt!.parentSpanContext).toMatchObject({ spanId: producer!.spanContext().spanId, isRemote: true });
-  });
+      // A new process: a new tracer, nothing in memory but the queue file.
+      const after = await traced(env);
+      const [attempt] = consumersOf(await after.waitFor((s) => consumersOf(s, id).length === 1), id);
+      expect(attempt!.spanContext().traceId).toBe(traceId!);
+      expect(attempt!.parentSpanContext).toMatchObject({ spanId: producer!.spanContext().spanId, isRemote: true });
+    });
 
   test('PostgreSQL: the stored context parents the attempt run by a new queue on the same database', async () => {
     const pg = await startPostgres();

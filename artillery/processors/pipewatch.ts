@@ -190,4 +190,3 @@ export function rawBody(req: RequestParams, context: Context, _events: Events, d
   else if (kind === 'oversized') req.body = JSON.stringify({ name: `${CANARY}${'x'.repeat(64 * 1024)}`, age: 30, city: 'Delhi' });
   done();
 }
-

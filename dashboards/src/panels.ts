@@ -45,7 +45,10 @@ function steps(spec: PanelSpec): ThresholdsConfigBuilder {
 
 function targets(queries: Query[]) {
   return queries.map((q, i) => {
-    const target = new DataqueryBuilder().expr(q.expr).refId(String.fromCharCode(65 + i)).datasource(DATASOURCE);
+    const target = new DataqueryBuilder()
+      .expr(q.expr)
+      .refId(String.fromCharCode(65 + i))
+      .datasource(DATASOURCE);
     if (q.legend) target.legendFormat(q.legend);
     if (q.instant) target.instant().format(PromQueryFormat.Table);
     return target;
@@ -57,7 +60,10 @@ type Builder = timeseries.PanelBuilder | stat.PanelBuilder | table.PanelBuilder;
 /** What every panel kind shares: text, datasource, unit, size, thresholds, value range and queries. */
 function configure<B extends Builder>(panel: B, spec: PanelSpec, size: { width: number; height: number }, queries = spec.queries): B {
   panel.title(spec.title).description(spec.description).datasource(DATASOURCE).unit(spec.unit);
-  panel.span(spec.width ?? size.width).height(spec.height ?? size.height).thresholds(steps(spec));
+  panel
+    .span(spec.width ?? size.width)
+    .height(spec.height ?? size.height)
+    .thresholds(steps(spec));
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
   if (spec.decimals !== undefined) panel.decimals(spec.decimals);
@@ -68,7 +74,11 @@ function configure<B extends Builder>(panel: B, spec: PanelSpec, size: { width: 
 /** A graph; thresholds are drawn as dashed lines (the SLO and alert levels from the monitoring config). */
 export function graph(spec: PanelSpec) {
   return configure(new timeseries.PanelBuilder(), spec, { width: 12, height: 8 })
-    .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(spec.thresholds?.length ? common.GraphThresholdsStyleMode.Dashed : common.GraphThresholdsStyleMode.Off))
+    .thresholdsStyle(
+      new common.GraphThresholdsStyleConfigBuilder().mode(
+        spec.thresholds?.length ? common.GraphThresholdsStyleMode.Dashed : common.GraphThresholdsStyleMode.Off,
+      ),
+    )
     .fillOpacity(10)
     .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
     .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
@@ -84,7 +94,10 @@ export function single(spec: PanelSpec) {
 
 /** A table of the latest values (e.g. the alerts that are pending or firing). */
 export function list(spec: PanelSpec) {
-  return configure(new table.PanelBuilder(), spec, { width: 12, height: 8 }, spec.queries.map((q) => ({ ...q, instant: true }))).noValue(
-    'No alerts pending or firing',
-  );
+  return configure(
+    new table.PanelBuilder(),
+    spec,
+    { width: 12, height: 8 },
+    spec.queries.map((q) => ({ ...q, instant: true })),
+  ).noValue('No alerts pending or firing');
 }

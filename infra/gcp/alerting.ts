@@ -34,7 +34,10 @@ export function runbookText(runbook: string, baseUrl?: string): string {
 
 /** Alert policy ids must be stable and short: the rule name, lower-case with dashes. */
 function resourceName(alertName: string): string {
-  return `alert-${alertName.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`;
+  return `alert-${alertName
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .toLowerCase()}`;
 }
 
 /**
@@ -45,7 +48,12 @@ export function alertPolicies(ctx: GcpContext, alerts: CloudAlert[]) {
   const email = ctx.config.alertEmail
     ? new gcp.monitoring.NotificationChannel(
         'alert-email',
-        { project: ctx.project, type: 'email', displayName: `${ctx.config.serviceName} alerts (${ctx.config.alertEmail})`, labels: { email_address: ctx.config.alertEmail } },
+        {
+          project: ctx.project,
+          type: 'email',
+          displayName: `${ctx.config.serviceName} alerts (${ctx.config.alertEmail})`,
+          labels: { email_address: ctx.config.alertEmail },
+        },
         { dependsOn: ctx.apis },
       )
     : undefined;

@@ -30,9 +30,11 @@ export function runtimeIdentity(ctx: GcpContext) {
   );
   const member = account.email.apply((email) => `serviceAccount:${email}`);
   // gcpTracing=true: the trace collector writes spans as this account too.
-  const roles = [...RUNTIME_PROJECT_ROLES, ...(ctx.config.queueDriver === 'postgres' ? [CLOUD_SQL_CLIENT_ROLE] : []), ...(ctx.config.gcpTracing ? TRACING_ROLES : [])];
-  const grants = roles.map(
-    (role) => new gcp.projects.IAMMember(`runtime-${role.split('/')[1]!.replace('.', '-')}`, { project: ctx.project, role, member }),
-  );
+  const roles = [
+    ...RUNTIME_PROJECT_ROLES,
+    ...(ctx.config.queueDriver === 'postgres' ? [CLOUD_SQL_CLIENT_ROLE] : []),
+    ...(ctx.config.gcpTracing ? TRACING_ROLES : []),
+  ];
+  const grants = roles.map((role) => new gcp.projects.IAMMember(`runtime-${role.split('/')[1]!.replace('.', '-')}`, { project: ctx.project, role, member }));
   return { account, member, grants };
 }

@@ -21,7 +21,15 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
     ...settings,
     config,
     apis: enableApis(settings.project, config.gcpTracing),
-    labels: { app: 'pipewatch', service: config.serviceName, stack: pulumi.getStack().toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63) },
+    labels: {
+      app: 'pipewatch',
+      service: config.serviceName,
+      stack: pulumi
+        .getStack()
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]/g, '-')
+        .slice(0, 63),
+    },
   };
 
   const registry = imageRegistry(ctx);
@@ -36,7 +44,12 @@ export function gcpStack(config: StackConfig, settings: GcpSettings, alerts: Clo
     ...(database ? { database } : {}),
     ...(traces ? { traceCollector: traces } : {}),
     // The first revision reads its secrets and opens the database from its first second.
-    dependsOn: [...identity.grants, collector.access, ...(database ? [database.access, database.user, database.database] : []), ...(traces ? [traces.access] : [])],
+    dependsOn: [
+      ...identity.grants,
+      collector.access,
+      ...(database ? [database.access, database.user, database.database] : []),
+      ...(traces ? [traces.access] : []),
+    ],
   });
   const alerting = alertPolicies(ctx, alerts);
 

@@ -70,7 +70,11 @@ export function otelcolTracesConfig(opts: { projectId: string }): string {
       service: {
         extensions: ['health_check', 'googleclientauth'],
         pipelines: {
-          traces: { receivers: ['otlp'], processors: ['memory_limiter', 'resourcedetection/gcp', 'resource/gcp_project_id', 'batch'], exporters: ['otlphttp/telemetry'] },
+          traces: {
+            receivers: ['otlp'],
+            processors: ['memory_limiter', 'resourcedetection/gcp', 'resource/gcp_project_id', 'batch'],
+            exporters: ['otlphttp/telemetry'],
+          },
         },
       },
     },
@@ -89,7 +93,10 @@ export function traceCollector(ctx: GcpContext, runtimeMember: pulumi.Input<stri
     { project: ctx.project, secretId: `${ctx.config.serviceName}-otelcol-traces`, replication: { auto: {} }, labels: ctx.labels },
     { dependsOn: ctx.apis },
   );
-  const version = new gcp.secretmanager.SecretVersion('trace-collector-config', { secret: secret.id, secretData: otelcolTracesConfig({ projectId: ctx.project }) });
+  const version = new gcp.secretmanager.SecretVersion('trace-collector-config', {
+    secret: secret.id,
+    secretData: otelcolTracesConfig({ projectId: ctx.project }),
+  });
   const access = new gcp.secretmanager.SecretIamMember('runtime-reads-trace-collector-config', {
     project: ctx.project,
     secretId: secret.secretId,

@@ -21,7 +21,11 @@ export function grafanaAdminPassword(configured?: pulumi.Output<string>): pulumi
  * Grafana with the repo's datasource, dashboard provider and dashboards provisioned. No volume: all
  * it shows is provisioned from the repo, so a recreated container is the same Grafana.
  */
-export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles, opts: { adminPassword: pulumi.Output<string>; dependsOn: docker.Container[] }) {
+export function grafanaContainer(
+  ctx: LocalContext,
+  files: LocalMonitoringFiles,
+  opts: { adminPassword: pulumi.Output<string>; dependsOn: docker.Container[] },
+) {
   const image = pulledImage('grafana-image', ctx.config.grafanaImage);
   const anonymous = ctx.config.grafanaAnonymous;
   const container = new docker.Container(
@@ -49,7 +53,13 @@ export function grafanaContainer(ctx: LocalContext, files: LocalMonitoringFiles,
       ],
       networksAdvanced: onNetwork(ctx, GRAFANA_HOST),
       ports: published(ctx, GRAFANA_PORT, ctx.config.grafanaPort),
-      healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${GRAFANA_PORT}/api/health`], interval: '10s', timeout: '3s', startPeriod: '20s', retries: 5 },
+      healthcheck: {
+        tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${GRAFANA_PORT}/api/health`],
+        interval: '10s',
+        timeout: '3s',
+        startPeriod: '20s',
+        retries: 5,
+      },
       restart: 'unless-stopped',
       wait: true,
       waitTimeout: 90,

@@ -41,7 +41,13 @@ export function postgresContainer(ctx: LocalContext) {
       volumes: [{ volumeName: data.name, containerPath: POSTGRES_DATA_DIR }],
       networksAdvanced: onNetwork(ctx, POSTGRES_HOST),
       ports: published(ctx, POSTGRES_PORT, ctx.config.postgresPort),
-      healthcheck: { tests: ['CMD', 'pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'], interval: '5s', timeout: '3s', startPeriod: '10s', retries: 10 },
+      healthcheck: {
+        tests: ['CMD', 'pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'],
+        interval: '5s',
+        timeout: '3s',
+        startPeriod: '10s',
+        retries: 10,
+      },
       restart: 'unless-stopped',
       // A fast shutdown (SIGINT) checkpoints; Docker's default 10 s can cut a busy checkpoint short.
       stopSignal: 'SIGINT',
@@ -54,7 +60,13 @@ export function postgresContainer(ctx: LocalContext) {
     { deleteBeforeReplace: true },
   );
   /** The service's connection (libpq names), PGPASSWORD secret. */
-  const envs = password.apply((secret) => [`PGHOST=${POSTGRES_HOST}`, `PGPORT=${POSTGRES_PORT}`, `PGUSER=${POSTGRES_USER}`, `PGPASSWORD=${secret}`, `PGDATABASE=${POSTGRES_DB}`]);
+  const envs = password.apply((secret) => [
+    `PGHOST=${POSTGRES_HOST}`,
+    `PGPORT=${POSTGRES_PORT}`,
+    `PGUSER=${POSTGRES_USER}`,
+    `PGPASSWORD=${secret}`,
+    `PGDATABASE=${POSTGRES_DB}`,
+  ]);
   return { image, data, adminPassword, password, container, envs };
 }
 

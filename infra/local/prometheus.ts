@@ -39,7 +39,11 @@ export function prometheusConfig(repoConfig: string, opts: { alertmanagerTarget?
 }
 
 /** Prometheus with the repo's config and rules uploaded, its TSDB on a named volume. */
-export function prometheusContainer(ctx: LocalContext, files: LocalMonitoringFiles, opts: { alertmanagerTarget?: string; serviceTargets: string[]; dependsOn: docker.Container[] }) {
+export function prometheusContainer(
+  ctx: LocalContext,
+  files: LocalMonitoringFiles,
+  opts: { alertmanagerTarget?: string; serviceTargets: string[]; dependsOn: docker.Container[] },
+) {
   const image = pulledImage('prometheus-image', ctx.config.prometheusImage);
   const tsdb = new docker.Volume('prometheus-data', { name: stackName(ctx, 'prometheus-data'), labels: ctx.labels });
   const container = new docker.Container(
@@ -64,7 +68,13 @@ export function prometheusContainer(ctx: LocalContext, files: LocalMonitoringFil
       volumes: [{ volumeName: tsdb.name, containerPath: PROMETHEUS_DATA_DIR }],
       networksAdvanced: onNetwork(ctx, PROMETHEUS_HOST),
       ports: published(ctx, PROMETHEUS_PORT, ctx.config.prometheusPort),
-      healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${PROMETHEUS_PORT}/-/healthy`], interval: '10s', timeout: '3s', startPeriod: '10s', retries: 3 },
+      healthcheck: {
+        tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${PROMETHEUS_PORT}/-/healthy`],
+        interval: '10s',
+        timeout: '3s',
+        startPeriod: '10s',
+        retries: 3,
+      },
       restart: 'unless-stopped',
       wait: true,
       waitTimeout: 60,

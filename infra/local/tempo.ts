@@ -35,7 +35,9 @@ export function tempoDatasource(): string {
   return Bun.YAML.stringify(
     {
       apiVersion: 1,
-      datasources: [{ name: 'Tempo', type: 'tempo', uid: TEMPO_DATASOURCE_UID, access: 'proxy', url: `http://${TEMPO_HOST}:${TEMPO_HTTP_PORT}`, editable: false }],
+      datasources: [
+        { name: 'Tempo', type: 'tempo', uid: TEMPO_DATASOURCE_UID, access: 'proxy', url: `http://${TEMPO_HOST}:${TEMPO_HTTP_PORT}`, editable: false },
+      ],
     },
     null,
     2,

@@ -24,7 +24,19 @@ export function inhibitions(alerts: AlertRule[]): Array<{ source: string; target
     },
     {
       source: 'PipewatchQueueDatabaseUnreachable',
-      targets: present(['PipewatchSubmissionsFailing', 'PipewatchHighErrorRatio', 'PipewatchAvailabilityBudgetBurnFast', 'PipewatchAvailabilityBudgetBurnSlow', 'PipewatchProcessingStalled', 'PipewatchOldestJobTooOld', 'PipewatchBacklogGrowing', 'PipewatchQueueNearCapacity', 'PipewatchHighLatencyP99', 'PipewatchLatencyBudgetBurnFast', 'PipewatchLatencyBudgetBurnSlow']),
+      targets: present([
+        'PipewatchSubmissionsFailing',
+        'PipewatchHighErrorRatio',
+        'PipewatchAvailabilityBudgetBurnFast',
+        'PipewatchAvailabilityBudgetBurnSlow',
+        'PipewatchProcessingStalled',
+        'PipewatchOldestJobTooOld',
+        'PipewatchBacklogGrowing',
+        'PipewatchQueueNearCapacity',
+        'PipewatchHighLatencyP99',
+        'PipewatchLatencyBudgetBurnFast',
+        'PipewatchLatencyBudgetBurnSlow',
+      ]),
       why: 'without its database the service refuses submissions (503 storage) and processes nothing',
     },
     {

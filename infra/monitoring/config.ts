@@ -80,9 +80,23 @@ export const monitoringConfig: MonitoringConfig = {
     latency: { target: 0.99, thresholdSeconds: 0.25 },
     burnRate: {
       // 2% of a 30-day budget in 1 h, or 5% in 6 h: page.
-      fast: { severity: 'critical', for: '2m', windows: [{ long: '1h', short: '5m', factor: 14.4 }, { long: '6h', short: '30m', factor: 6 }] },
+      fast: {
+        severity: 'critical',
+        for: '2m',
+        windows: [
+          { long: '1h', short: '5m', factor: 14.4 },
+          { long: '6h', short: '30m', factor: 6 },
+        ],
+      },
       // 10% in 3 days (or 10% in 1 day at 3x): a ticket for working hours.
-      slow: { severity: 'warning', for: '15m', windows: [{ long: '1d', short: '2h', factor: 3 }, { long: '3d', short: '6h', factor: 1 }] },
+      slow: {
+        severity: 'warning',
+        for: '15m',
+        windows: [
+          { long: '1d', short: '2h', factor: 3 },
+          { long: '3d', short: '6h', factor: 1 },
+        ],
+      },
     },
   },
   alerts: {
@@ -128,11 +142,16 @@ export function sloWindows(config: MonitoringConfig): Duration[] {
 /** Fails early on a config that would generate nonsense (e.g. a target of 99.9 instead of 0.999). */
 export function validateConfig(config: MonitoringConfig, histogramBuckets: readonly number[]): void {
   const problems: string[] = [];
-  for (const [name, target] of [['availability', config.slo.availability.target], ['latency', config.slo.latency.target]] as const) {
+  for (const [name, target] of [
+    ['availability', config.slo.availability.target],
+    ['latency', config.slo.latency.target],
+  ] as const) {
     if (!(target > 0 && target < 1)) problems.push(`slo.${name}.target must be a ratio between 0 and 1 (exclusive), got ${target}`);
   }
   if (!histogramBuckets.includes(config.slo.latency.thresholdSeconds)) {
-    problems.push(`slo.latency.thresholdSeconds=${config.slo.latency.thresholdSeconds} is not a bucket bound of http_request_duration_seconds (${histogramBuckets.join(', ')})`);
+    problems.push(
+      `slo.latency.thresholdSeconds=${config.slo.latency.thresholdSeconds} is not a bucket bound of http_request_duration_seconds (${histogramBuckets.join(', ')})`,
+    );
   }
   if (config.scrapeIntervalSeconds > 15) problems.push('scrapeIntervalSeconds must be at most 15 for a real-time view');
   if (config.sliRoutes.length === 0) problems.push('sliRoutes must name at least one route');

@@ -109,10 +109,12 @@ export function prometheusFiles(config: MonitoringConfig, httpBuckets: readonly 
     [RULE_FILES.alerts]: yamlFile({ groups: alertGroups(config, alerts) }),
     [PROMTOOL_TESTS.minutes]: yamlFile({ ...testRuleFiles, evaluation_interval: '1m', tests: tests.filter((t) => !isCoarse(t)) }),
     [PROMTOOL_TESTS.days]: yamlFile({ ...testRuleFiles, evaluation_interval: `${SLOW_STEP_MINUTES}m`, tests: tests.filter(isCoarse) }),
-    ...Object.fromEntries(splitByCost(standardScenarios(config), MONITORING_FILES.scenarioTests.length).map((part, i) => [
-      MONITORING_FILES.scenarioTests[i]!,
-      yamlFile({ ...testRuleFiles, evaluation_interval: `${config.evaluationIntervalSeconds}s`, tests: scenarioTests(config, alerts, part) }),
-    ])),
+    ...Object.fromEntries(
+      splitByCost(standardScenarios(config), MONITORING_FILES.scenarioTests.length).map((part, i) => [
+        MONITORING_FILES.scenarioTests[i]!,
+        yamlFile({ ...testRuleFiles, evaluation_interval: `${config.evaluationIntervalSeconds}s`, tests: scenarioTests(config, alerts, part) }),
+      ]),
+    ),
     [CLOUD_ALERTS]: JSON.stringify(cloudAlerts(config, alerts), null, 2) + '\n',
     [MONITORING_FILES.alertmanagerConfig]: yamlFile(alertmanagerConfig(config, alerts)),
   };

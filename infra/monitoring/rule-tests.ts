@@ -26,7 +26,9 @@ const INSTANCE = 'pipewatch:8000';
 const minutes = (d: Duration) => Math.ceil(durationSeconds(d) / 60);
 
 function labelsText(name: string, labels: Record<string, string>): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+  return `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
 }
 
 /** A counter growing by `perMinute` each minute for `count` minutes (promtool's `a+bxN` notation). */
@@ -84,7 +86,12 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
     quiet: PromtoolTestCase['input_series'],
     interval = '1m',
   ): PromtoolTestCase[] => [
-    { name: `${alertname} fires`, interval, input_series: firing.input, alert_rule_test: [{ eval_time: `${evalMinutes}m`, alertname, exp_alerts: [expected(alertname, firing.labels)] }] },
+    {
+      name: `${alertname} fires`,
+      interval,
+      input_series: firing.input,
+      alert_rule_test: [{ eval_time: `${evalMinutes}m`, alertname, exp_alerts: [expected(alertname, firing.labels)] }],
+    },
     { name: `${alertname} stays quiet`, interval, input_series: quiet, alert_rule_test: [{ eval_time: `${evalMinutes}m`, alertname, exp_alerts: [] }] },
   ];
 
@@ -94,27 +101,44 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
 
   {
     const t = settle(a.targetDown.for, 0);
-    tests.push(...twoCases('PipewatchTargetDown', t,
-      { input: [{ series: labelsText('up', base), values: `1x2 0x${t}` }], labels: base },
-      [{ series: labelsText('up', base), values: `1x${t + 2}` }]));
+    tests.push(
+      ...twoCases('PipewatchTargetDown', t, { input: [{ series: labelsText('up', base), values: `1x2 0x${t}` }], labels: base }, [
+        { series: labelsText('up', base), values: `1x${t + 2}` },
+      ]),
+    );
   }
   {
     const t = settle(a.targetMissing.for, 0);
-    tests.push(...twoCases('PipewatchTargetMissing', t,
-      { input: [{ series: labelsText('up', { job: 'prometheus', instance: 'localhost:9090' }), values: `1x${t + 2}` }], labels: { job } },
-      [{ series: labelsText('up', base), values: `1x${t + 2}` }]));
+    tests.push(
+      ...twoCases(
+        'PipewatchTargetMissing',
+        t,
+        { input: [{ series: labelsText('up', { job: 'prometheus', instance: 'localhost:9090' }), values: `1x${t + 2}` }], labels: { job } },
+        [{ series: labelsText('up', base), values: `1x${t + 2}` }],
+      ),
+    );
   }
   {
     const t = settle(a.httpErrorRatio.for);
-    tests.push(...twoCases('PipewatchHighErrorRatio', t,
-      { input: httpTraffic(600, 600 * Math.min(0.5, a.httpErrorRatio.threshold * 3), t + 2), labels: { job } },
-      httpTraffic(600, (600 * a.httpErrorRatio.threshold) / 3, t + 2)));
+    tests.push(
+      ...twoCases(
+        'PipewatchHighErrorRatio',
+        t,
+        { input: httpTraffic(600, 600 * Math.min(0.5, a.httpErrorRatio.threshold * 3), t + 2), labels: { job } },
+        httpTraffic(600, (600 * a.httpErrorRatio.threshold) / 3, t + 2),
+      ),
+    );
   }
   {
     const t = settle(a.latencyP99.for);
-    tests.push(...twoCases('PipewatchHighLatencyP99', t,
-      { input: durations(600, 600, a.latencyP99.thresholdSeconds, t + 2), labels: { job, route, quantile: '0.99' } },
-      durations(600, 0, a.latencyP99.thresholdSeconds, t + 2)));
+    tests.push(
+      ...twoCases(
+        'PipewatchHighLatencyP99',
+        t,
+        { input: durations(600, 600, a.latencyP99.thresholdSeconds, t + 2), labels: { job, route, quantile: '0.99' } },
+        durations(600, 0, a.latencyP99.thresholdSeconds, t + 2),
+      ),
+    );
   }
   {
     const t = settle(a.processingFailureRatio.for);
@@ -122,9 +146,14 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
       { series: labelsText('app_processing_seconds_count', base), values: counter(600, t + 2) },
       { series: labelsText('app_errors_total', base), values: counter(600 * ratio, t + 2) },
     ];
-    tests.push(...twoCases('PipewatchProcessingFailureRatioHigh', t,
-      { input: processing(Math.min(0.9, a.processingFailureRatio.threshold * 2)), labels: { job } },
-      processing(a.processingFailureRatio.threshold / 2)));
+    tests.push(
+      ...twoCases(
+        'PipewatchProcessingFailureRatioHigh',
+        t,
+        { input: processing(Math.min(0.9, a.processingFailureRatio.threshold * 2)), labels: { job } },
+        processing(a.processingFailureRatio.threshold / 2),
+      ),
+    );
   }
   {
     const t = settle(a.backlogGrowing.for, minutes(a.backlogGrowing.window));
@@ -133,9 +162,14 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
       { series: labelsText('pipewatch_queue_jobs', { ...base, state: 'processing' }), values: constant(8, t + 2) },
     ];
     // Quiet: just as large, but flat (workers keep up with a big steady backlog).
-    tests.push(...twoCases('PipewatchBacklogGrowing', t,
-      { input: backlog(a.backlogGrowing.minJobs, Math.ceil(a.backlogGrowing.minJobs / 100)), labels: { job } },
-      backlog(a.backlogGrowing.minJobs * 2, 0)));
+    tests.push(
+      ...twoCases(
+        'PipewatchBacklogGrowing',
+        t,
+        { input: backlog(a.backlogGrowing.minJobs, Math.ceil(a.backlogGrowing.minJobs / 100)), labels: { job } },
+        backlog(a.backlogGrowing.minJobs * 2, 0),
+      ),
+    );
   }
   {
     const t = settle(a.queueNearCapacity.for, 0);
@@ -144,16 +178,26 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
       { series: labelsText('pipewatch_queue_jobs', { ...base, state: 'processing' }), values: constant(0, t + 2) },
       { series: labelsText('pipewatch_queue_capacity_jobs', base), values: constant(10_000, t + 2) },
     ];
-    tests.push(...twoCases('PipewatchQueueNearCapacity', t,
-      { input: queue(Math.min(1, (a.queueNearCapacity.utilisation + 1) / 2)), labels: { job } },
-      queue(a.queueNearCapacity.utilisation / 2)));
+    tests.push(
+      ...twoCases(
+        'PipewatchQueueNearCapacity',
+        t,
+        { input: queue(Math.min(1, (a.queueNearCapacity.utilisation + 1) / 2)), labels: { job } },
+        queue(a.queueNearCapacity.utilisation / 2),
+      ),
+    );
   }
   {
     const t = settle(a.oldestJobAge.for, Math.ceil(a.oldestJobAge.thresholdSeconds / 60));
-    tests.push(...twoCases('PipewatchOldestJobTooOld', t,
-      { input: [{ series: labelsText('pipewatch_queue_oldest_job_age_seconds', base), values: `0+60x${t + 2}` }], labels: { job } },
-      // Quiet: busy but moving, the oldest job is always a few seconds old.
-      [{ series: labelsText('pipewatch_queue_oldest_job_age_seconds', base), values: constant(Math.min(5, a.oldestJobAge.thresholdSeconds / 10), t + 2) }]));
+    tests.push(
+      ...twoCases(
+        'PipewatchOldestJobTooOld',
+        t,
+        { input: [{ series: labelsText('pipewatch_queue_oldest_job_age_seconds', base), values: `0+60x${t + 2}` }], labels: { job } },
+        // Quiet: busy but moving, the oldest job is always a few seconds old.
+        [{ series: labelsText('pipewatch_queue_oldest_job_age_seconds', base), values: constant(Math.min(5, a.oldestJobAge.thresholdSeconds / 10), t + 2) }],
+      ),
+    );
   }
   {
     const t = settle(a.deadLettered.for, 0);
@@ -166,7 +210,10 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
 
   // Burn-rate alerts: burn just above the policy's lowest factor (so the faster policy's windows
   // are not needed to fire it) vs a burn well within budget.
-  for (const [kind, budget] of [['availability', 1 - config.slo.availability.target], ['latency', 1 - config.slo.latency.target]] as const) {
+  for (const [kind, budget] of [
+    ['availability', 1 - config.slo.availability.target],
+    ['latency', 1 - config.slo.latency.target],
+  ] as const) {
     for (const speed of ['fast', 'slow'] as const) {
       const policy = config.slo.burnRate[speed];
       const window = [...policy.windows].sort((x, y) => x.factor - y.factor).at(-1)!; // the shortest-long-window pair burns fastest
@@ -178,9 +225,8 @@ export function promtoolTests(config: MonitoringConfig, alerts: AlertRule[], htt
       const t = Math.ceil((minutes(window.long) + minutes(policy.for) + 10) / step) * step;
       const alertname = `Pipewatch${kind === 'availability' ? 'Availability' : 'Latency'}BudgetBurn${speed === 'fast' ? 'Fast' : 'Slow'}`;
       const samples = t / step + 2;
-      const input = (r: number) => kind === 'availability'
-        ? httpTraffic(1000, 1000 * r, samples)
-        : durations(1000, 1000 * r, config.slo.latency.thresholdSeconds, samples);
+      const input = (r: number) =>
+        kind === 'availability' ? httpTraffic(1000, 1000 * r, samples) : durations(1000, 1000 * r, config.slo.latency.thresholdSeconds, samples);
       tests.push(...twoCases(alertname, t, { input: input(ratio), labels: { job } }, input(budget / 2), `${step}m`));
     }
   }

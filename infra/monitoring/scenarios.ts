@@ -71,10 +71,20 @@ export interface Scenario {
 
 /** A healthy instance at 10 requests/s: no 5xx, all fast, 10% of processing attempts retried. */
 export const HEALTHY: ServiceState = {
-  requests: 150, errors: 0, slow: 0,
-  succeeded: 150, retried: 15, failed: 0,
-  queued: 4, processing: 4, oldestAge: 2, grows: false,
-  up: true, leader: true, storageRejections: 0, drainingRejections: 0,
+  requests: 150,
+  errors: 0,
+  slow: 0,
+  succeeded: 150,
+  retried: 15,
+  failed: 0,
+  queued: 4,
+  processing: 4,
+  oldestAge: 2,
+  grows: false,
+  up: true,
+  leader: true,
+  storageRejections: 0,
+  drainingRejections: 0,
 };
 
 const BUCKETS = [0.05, 0.25, 0.5, 1, 2.5, Number.POSITIVE_INFINITY];
@@ -110,7 +120,9 @@ export function encode(samples: Sample[]): string {
 }
 
 function labelsText(name: string, labels: Record<string, string>): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+  return `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
 }
 
 /** Integrates one instance's timeline into promtool input series. */
@@ -156,14 +168,20 @@ export function instanceSeries(config: MonitoringConfig, timeline: InstanceTimel
     add('http_requests_total', { ...http, status: '202' }, state.requests - state.errors);
     add('http_requests_total', { ...http, status: '503' }, state.errors, false);
     const fine = state.requests - state.errors - state.slow;
-    for (const le of BUCKETS) add('http_request_duration_seconds_bucket', { ...http, status: '202', le: leValue(le) }, le >= 0.05 ? fine + (le >= 2.5 ? state.slow : 0) : 0);
+    for (const le of BUCKETS)
+      add('http_request_duration_seconds_bucket', { ...http, status: '202', le: leValue(le) }, le >= 0.05 ? fine + (le >= 2.5 ? state.slow : 0) : 0);
     add('http_request_duration_seconds_count', { ...http, status: '202' }, fine + state.slow);
     const attempts = state.succeeded + state.retried + state.failed;
     add('app_processing_seconds_count', base, attempts);
     add('app_errors_total', base, state.retried + state.failed);
     for (const outcome of ['succeeded', 'retried', 'failed'] as const) add('pipewatch_job_outcomes_total', { ...base, outcome }, state[outcome]);
     add('pipewatch_jobs_enqueued_total', base, state.requests - state.errors);
-    for (const [reason, n] of [['capacity', 0], ['draining', state.drainingRejections], ['storage', state.storageRejections]] as const) add('pipewatch_enqueue_rejections_total', { ...base, reason }, n);
+    for (const [reason, n] of [
+      ['capacity', 0],
+      ['draining', state.drainingRejections],
+      ['storage', state.storageRejections],
+    ] as const)
+      add('pipewatch_enqueue_rejections_total', { ...base, reason }, n);
     const queue = { ...base, queue: timeline.queue };
     put('pipewatch_queue_leader', queue, i, state.leader ? 1 : 0);
     if (state.leader) {
@@ -181,7 +199,11 @@ export interface ScenarioTestCase {
   name: string;
   interval: string;
   input_series: Array<{ series: string; values: string }>;
-  alert_rule_test: Array<{ eval_time: string; alertname: string; exp_alerts: Array<{ exp_labels: Record<string, string>; exp_annotations: Record<string, string> }> }>;
+  alert_rule_test: Array<{
+    eval_time: string;
+    alertname: string;
+    exp_alerts: Array<{ exp_labels: Record<string, string>; exp_annotations: Record<string, string> }>;
+  }>;
   promql_expr_test?: Array<{ expr: string; eval_time: string; exp_samples: Array<{ labels: string; value: number }> }>;
 }
 
@@ -190,7 +212,8 @@ const seconds = (s: number) => `${s}s`;
 /** Labels an alert fires with in these scenarios (everything aggregates to `job`, except per-target/route ones). */
 function firingLabels(config: MonitoringConfig, alert: AlertRule, instance: string): Record<string, string> {
   const job = config.selector.job;
-  const extra: Record<string, string> = alert.alert === 'PipewatchTargetDown' ? { instance } : alert.alert === 'PipewatchHighLatencyP99' ? { route: config.sliRoutes[0]!, quantile: '0.99' } : {};
+  const extra: Record<string, string> =
+    alert.alert === 'PipewatchTargetDown' ? { instance } : alert.alert === 'PipewatchHighLatencyP99' ? { route: config.sliRoutes[0]!, quantile: '0.99' } : {};
   return { job, ...extra, severity: alert.severity, ...alert.labels };
 }
 
@@ -210,7 +233,10 @@ export function scenarioTests(config: MonitoringConfig, alerts: AlertRule[], sce
     for (const name of scenario.fires ?? []) {
       const alert = byName.get(name);
       if (!alert) throw new Error(`scenario ${scenario.name}: no alert ${name}`);
-      const exp = { exp_labels: firingLabels(config, alert, scenario.instances[0]!.instance), exp_annotations: { summary: alert.summary, description: alert.description, runbook_url: runbookUrl(config, name) } };
+      const exp = {
+        exp_labels: firingLabels(config, alert, scenario.instances[0]!.instance),
+        exp_annotations: { summary: alert.summary, description: alert.description, runbook_url: runbookUrl(config, name) },
+      };
       // The last healthy sample is at t0 - scrape; the failure starts right after it.
       const start = t0 - scrape;
       const firing = start + firesWithinSeconds(config, alert) - evaluation;
@@ -234,7 +260,13 @@ export function scenarioTests(config: MonitoringConfig, alerts: AlertRule[], sce
       input_series: scenario.instances.flatMap((timeline) => instanceSeries(config, timeline, totalSamples)),
       alert_rule_test: checks,
       ...(scenario.values?.length
-        ? { promql_expr_test: scenario.values.map((v) => ({ expr: v.expr, eval_time: seconds(t0 + v.afterSeconds), exp_samples: [{ labels: labelsText(v.expr.replace(/\{.*$/, ''), v.labels), value: v.value }] })) }
+        ? {
+            promql_expr_test: scenario.values.map((v) => ({
+              expr: v.expr,
+              eval_time: seconds(t0 + v.afterSeconds),
+              exp_samples: [{ labels: labelsText(v.expr.replace(/\{.*$/, ''), v.labels), value: v.value }],
+            })),
+          }
         : {}),
     };
   });
@@ -364,8 +396,15 @@ export function standardScenarios(config: MonitoringConfig): Scenario[] {
     {
       name: 'own queues: 3 sqlite instances, each exporting its own queue; the backlog is their sum',
       historySeconds: minutes(30),
-      instances: [0, 1, 2].map((n) => ({ instance: `pipewatch-${n}:8000`, queue: `q-sqlite-${n}`, segments: [healthy(minutes(35), { queued: 10 * (n + 1), processing: 2 })] })),
-      values: [{ expr: 'job:pipewatch_queue_backlog_jobs:sum', afterSeconds: 0, value: 66, labels: { job } }, { expr: 'job:pipewatch_queue_utilisation:ratio', afterSeconds: 0, value: 66 / 30_000, labels: { job } }],
+      instances: [0, 1, 2].map((n) => ({
+        instance: `pipewatch-${n}:8000`,
+        queue: `q-sqlite-${n}`,
+        segments: [healthy(minutes(35), { queued: 10 * (n + 1), processing: 2 })],
+      })),
+      values: [
+        { expr: 'job:pipewatch_queue_backlog_jobs:sum', afterSeconds: 0, value: 66, labels: { job } },
+        { expr: 'job:pipewatch_queue_utilisation:ratio', afterSeconds: 0, value: 66 / 30_000, labels: { job } },
+      ],
     },
   ];
 }
@@ -373,12 +412,13 @@ export function standardScenarios(config: MonitoringConfig): Scenario[] {
 /** "pages after" per alert, from the scenarios that test it: the failure and the proven bound. */
 export function pagesAfter(config: MonitoringConfig, alerts: AlertRule[], scenarios: Scenario[]): Map<string, string> {
   const tested = new Set(scenarios.flatMap((s) => s.fires ?? []));
-  return new Map(alerts.map((alert) => {
-    const bound = humanSeconds(firesWithinSeconds(config, alert));
-    return [alert.alert, tested.has(alert.alert) ? `≤ ${bound} after ${alert.timing.failure} (scenario-tested)` : `≤ ${bound} after ${alert.timing.failure}`];
-  }));
+  return new Map(
+    alerts.map((alert) => {
+      const bound = humanSeconds(firesWithinSeconds(config, alert));
+      return [alert.alert, tested.has(alert.alert) ? `≤ ${bound} after ${alert.timing.failure} (scenario-tested)` : `≤ ${bound} after ${alert.timing.failure}`];
+    }),
+  );
 }
-
 
 /** Scenarios in `parts` groups of similar promtool cost (history x instances), greedily. */
 export function splitByCost(scenarios: Scenario[], parts: number): Scenario[][] {

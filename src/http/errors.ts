@@ -8,7 +8,12 @@ type RouteTable = Array<{ method: string; pattern: RegExp }>;
 function routeTable(routes: ReadonlyArray<{ method: string; path: string }>): RouteTable {
   return routes.map(({ method, path }) => ({
     method: method.toUpperCase(),
-    pattern: new RegExp(`^${path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+').replace(/\*$/, '.*')}/?$`),
+    pattern: new RegExp(
+      `^${path
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/\/:[^/]+/g, '/[^/]+')
+        .replace(/\*$/, '.*')}/?$`,
+    ),
   }));
 }
 

@@ -38,7 +38,7 @@ export function createDatabaseMetrics(registry: Registry) {
   let pool: DbPoolState = { max: 0, inUse: () => 0, lastOkAt: () => undefined, lastFailed: () => true };
   new Gauge({
     name: 'pipewatch_db_up',
-    help: 'PostgreSQL queue: 1 when the last round trip to the database succeeded within the last 10 s, else 0 (submissions get 503 storage and workers pause). Check that the database runs and accepts this instance\'s connections.',
+    help: "PostgreSQL queue: 1 when the last round trip to the database succeeded within the last 10 s, else 0 (submissions get 503 storage and workers pause). Check that the database runs and accepts this instance's connections.",
     ...on,
     collect() {
       const ok = pool.lastOkAt();
@@ -47,7 +47,7 @@ export function createDatabaseMetrics(registry: Registry) {
   });
   new Gauge({
     name: 'pipewatch_db_pool_max_connections',
-    help: 'PostgreSQL queue: connections this instance may open (PG_POOL_MAX); instances x this must stay below the server\'s max_connections.',
+    help: "PostgreSQL queue: connections this instance may open (PG_POOL_MAX); instances x this must stay below the server's max_connections.",
     ...on,
     collect() {
       this.set(pool.max);
@@ -55,7 +55,7 @@ export function createDatabaseMetrics(registry: Registry) {
   });
   new Gauge({
     name: 'pipewatch_db_pool_in_use_connections',
-    help: 'PostgreSQL queue: connections busy with a query right now; near pipewatch_db_pool_max_connections means queries queue for a connection (raise PG_POOL_MAX within the server\'s budget).',
+    help: "PostgreSQL queue: connections busy with a query right now; near pipewatch_db_pool_max_connections means queries queue for a connection (raise PG_POOL_MAX within the server's budget).",
     ...on,
     collect() {
       this.set(Math.min(pool.max, pool.inUse()));

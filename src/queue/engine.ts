@@ -5,7 +5,16 @@ import { retryDelayMs } from './backoff';
 import { monotonicClock, type Clock } from './clock';
 import { ProcessingFailure, type Processor } from './pipeline';
 import type { ClaimedJob, CommitRequest, CommitResult, JobStore, NewJob, Renewal, Settle } from './store';
-import { FAILURE_REASONS, QueueUnavailableError, SubmissionAbortedError, type JobState, type JobStatus, type Queue, type QueueStats, type Submission } from './types';
+import {
+  FAILURE_REASONS,
+  QueueUnavailableError,
+  SubmissionAbortedError,
+  type JobState,
+  type JobStatus,
+  type Queue,
+  type QueueStats,
+  type Submission,
+} from './types';
 
 export interface EngineOptions {
   concurrency: number;
@@ -494,10 +503,23 @@ export class JobQueue implements Queue, QueueGaugeSource {
       settle =
         job.attempts >= this.options.maxAttempts
           ? { kind: 'failed', seq: job.seq, attempts: job.attempts, now, reason }
-          : { kind: 'retry', seq: job.seq, attempts: job.attempts, now, reason, runAt: now + retryDelayMs(job.attempts, this.options.retryBaseMs, this.options.retryMaxMs, this.random) };
+          : {
+              kind: 'retry',
+              seq: job.seq,
+              attempts: job.attempts,
+              now,
+              reason,
+              runAt: now + retryDelayMs(job.attempts, this.options.retryBaseMs, this.options.retryMaxMs, this.random),
+            };
     }
     this.settles.push(settle);
-    span?.end(settle.kind === 'succeeded' ? settle : settle.kind === 'retry' ? { kind: 'retry', reason: settle.reason, delayMs: settle.runAt - now } : { kind: 'failed', reason: settle.reason });
+    span?.end(
+      settle.kind === 'succeeded'
+        ? settle
+        : settle.kind === 'retry'
+          ? { kind: 'retry', reason: settle.reason, delayMs: settle.runAt - now }
+          : { kind: 'failed', reason: settle.reason },
+    );
     // Ids and reason codes only: the record is personal data.
     if (settle.kind === 'failed') log.warn({ job_id: job.id, attempts: job.attempts, reason }, 'job dead-lettered');
     else log.debug({ job_id: job.id, attempt: job.attempts, outcome: settle.kind, reason: reason ?? undefined }, 'job attempt finished');
@@ -553,7 +575,13 @@ export class JobQueue implements Queue, QueueGaugeSource {
         this.scheduleFlush();
       }
       if (this.shared) {
-        const recovered = await store.recover({ leaseEndedBy: now, now, maxAttempts: options.maxAttempts, reason: FAILURE_REASONS.leaseExpired, limit: RECOVER_BATCH });
+        const recovered = await store.recover({
+          leaseEndedBy: now,
+          now,
+          maxAttempts: options.maxAttempts,
+          reason: FAILURE_REASONS.leaseExpired,
+          limit: RECOVER_BATCH,
+        });
         this.recovered(recovered.requeued, recovered.deadLettered, 'recovered jobs whose lease expired (an instance died or stalled)');
         if (recovered.requeued > 0) this.dueAt = Math.min(this.dueAt, now);
         const stats = await store.stats();
@@ -595,7 +623,8 @@ export class JobQueue implements Queue, QueueGaugeSource {
     metrics.jobOutcomes.inc({ outcome: 'failed' }, deadLettered.length);
     log.warn({ requeued, dead_lettered: deadLettered.length }, message);
     // By id, like every other dead letter (ids and reason codes only).
-    for (const id of deadLettered) log.warn({ job_id: id, reason: this.shared ? FAILURE_REASONS.leaseExpired : FAILURE_REASONS.interrupted }, 'job dead-lettered');
+    for (const id of deadLettered)
+      log.warn({ job_id: id, reason: this.shared ? FAILURE_REASONS.leaseExpired : FAILURE_REASONS.interrupted }, 'job dead-lettered');
   }
 
   private observeOldest(createdAt: number | null): void {

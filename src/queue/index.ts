@@ -69,8 +69,12 @@ export async function createQueue(config: Config, deps: { metrics: Metrics; log:
     if (error instanceof QueueStartError) throw error;
     const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'unknown error');
     if (config.QUEUE_DRIVER === 'postgres') {
-      throw new QueueStartError(`cannot resume the PostgreSQL queue (${code}); check that the database named by DATABASE_URL or PGHOST is reachable and try again`);
+      throw new QueueStartError(
+        `cannot resume the PostgreSQL queue (${code}); check that the database named by DATABASE_URL or PGHOST is reachable and try again`,
+      );
     }
-    throw new QueueStartError(`cannot resume the queue in DATA_DIR=${config.DATA_DIR} (${code}); check that DATA_DIR is a writable directory on a local disk with free space`);
+    throw new QueueStartError(
+      `cannot resume the queue in DATA_DIR=${config.DATA_DIR} (${code}); check that DATA_DIR is a writable directory on a local disk with free space`,
+    );
   }
 }

@@ -63,8 +63,7 @@ export function createSimulatedPipeline(options: PipelineOptions): Processor {
   const random = options.random ?? Math.random;
   // One shared failure object: attempts fail often (10% by default) and need no stack trace.
   const failure = new ProcessingFailure(FAILURE_REASONS.processingFailed);
-  const outcome = (resolve: () => void, reject: (error: unknown) => void) =>
-    random() < options.failureRate ? reject(failure) : resolve();
+  const outcome = (resolve: () => void, reject: (error: unknown) => void) => (random() < options.failureRate ? reject(failure) : resolve());
 
   return () => {
     const delay = processingDelayMs(options, random);

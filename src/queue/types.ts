@@ -9,12 +9,10 @@ export interface Submission {
   city: string;
 }
 
-
 /** The state of a job, one name in both answers: the 202 body and the status resource say `status`. */
-export const JobStateSchema = Type.Union(
-  [Type.Literal('queued'), Type.Literal('processing'), Type.Literal('succeeded'), Type.Literal('failed')],
-  { description: 'queued (waiting, incl. retry backoff), processing (leased by a worker), succeeded, or failed (dead-lettered after MAX_ATTEMPTS)' },
-);
+export const JobStateSchema = Type.Union([Type.Literal('queued'), Type.Literal('processing'), Type.Literal('succeeded'), Type.Literal('failed')], {
+  description: 'queued (waiting, incl. retry backoff), processing (leased by a worker), succeeded, or failed (dead-lettered after MAX_ATTEMPTS)',
+});
 
 /** What GET /submissions/{id} reports. Holds no personal data. */
 export const JobStatusSchema = Type.Object({
@@ -23,10 +21,13 @@ export const JobStatusSchema = Type.Object({
   attempts: Type.Integer({ minimum: 0 }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
-  nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the job may next run (retry backoff); null unless queued.' }),
+  nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the job may next run (retry backoff); null unless queued.',
+  }),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()], {
-    description: 'A fixed reason code for the most recent failed attempt (kept after a later success): processing_failed, lease_expired or interrupted; never record data.',
+    description:
+      'A fixed reason code for the most recent failed attempt (kept after a later success): processing_failed, lease_expired or interrupted; never record data.',
   }),
 });
 export type JobStatus = Static<typeof JobStatusSchema>;

@@ -22,7 +22,11 @@ export function logExportErrors(log: Logger, now: () => number = Date.now): void
     last = t;
     const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown };
     log.warn(
-      { error: typeof e.name === 'string' ? e.name : 'Error', code: typeof e.code === 'number' || typeof e.code === 'string' ? e.code : undefined, failures_since_last: suppressed },
+      {
+        error: typeof e.name === 'string' ? e.name : 'Error',
+        code: typeof e.code === 'number' || typeof e.code === 'string' ? e.code : undefined,
+        failures_since_last: suppressed,
+      },
       'trace export failed; those spans are dropped (check OTEL_EXPORTER_OTLP_ENDPOINT and the collector)',
     );
     suppressed = 0;

@@ -32,7 +32,10 @@ const DEFAULT_ENDPOINT = 'http://localhost:4318';
 export function tracingOptions(settings: TracingSettingValues): TracingOptions {
   const traces = settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   const base = settings.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const url = traces !== undefined ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces) : `${httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base ?? DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`;
+  const url =
+    traces !== undefined
+      ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces)
+      : `${httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base ?? DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`;
   const resource = keyValueList('OTEL_RESOURCE_ATTRIBUTES', settings.OTEL_RESOURCE_ATTRIBUTES, false);
   // OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES, as the specification says.
   resource['service.name'] = settings.OTEL_SERVICE_NAME;
@@ -60,7 +63,8 @@ function httpUrl(name: string, text: string): string {
   } catch {
     throw new TracingSettingError(`invalid ${name}=${JSON.stringify(text)}: must be an http:// or https:// URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TracingSettingError(`invalid ${name}=${JSON.stringify(text)}: must be an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TracingSettingError(`invalid ${name}=${JSON.stringify(text)}: must be an http:// or https:// URL`);
   if (url.username || url.password) throw new TracingSettingError(`invalid ${name}: must not hold credentials (put them in OTEL_EXPORTER_OTLP_HEADERS)`);
   return text;
 }

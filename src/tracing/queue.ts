@@ -71,7 +71,15 @@ export function jobTracer(tracing: Tracing): JobTracer {
       }
       const span = tracer.startSpan(
         `send ${DESTINATION}`,
-        { kind: SpanKind.PRODUCER, attributes: { [MESSAGING.system]: SYSTEM, [MESSAGING.destination]: DESTINATION, [MESSAGING.operationType]: 'send', [MESSAGING.operationName]: 'send' } },
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            [MESSAGING.system]: SYSTEM,
+            [MESSAGING.destination]: DESTINATION,
+            [MESSAGING.operationType]: 'send',
+            [MESSAGING.operationName]: 'send',
+          },
+        },
         parent,
       );
       const stored = storedTrace(span.spanContext());

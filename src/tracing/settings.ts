@@ -26,7 +26,12 @@ export const TracingSettings = {
     T.String({ minLength: 1, description: 'Extra request headers for the receiver, `key=value,key2=value2` (values URL-encoded); never logged.' }),
   ),
   OTEL_EXPORTER_OTLP_TIMEOUT: T.Integer({ minimum: 100, maximum: 120_000, default: 10_000, description: 'Milliseconds one export request may take.' }),
-  OTEL_BSP_SCHEDULE_DELAY: T.Integer({ minimum: 0, maximum: 600_000, default: 5_000, description: 'Milliseconds between two exports of finished spans (batched; also flushed on shutdown).' }),
+  OTEL_BSP_SCHEDULE_DELAY: T.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: 5_000,
+    description: 'Milliseconds between two exports of finished spans (batched; also flushed on shutdown).',
+  }),
   OTEL_SERVICE_NAME: T.String({ minLength: 1, default: 'pipewatch', description: 'The `service.name` resource attribute of every span.' }),
   OTEL_RESOURCE_ATTRIBUTES: T.Optional(
     T.String({ minLength: 1, description: 'More resource attributes, `key=value,key2=value2` (values URL-encoded), e.g. `deployment.environment.name=prod`.' }),
@@ -40,7 +45,10 @@ export const TracingSettings = {
       T.Literal('always_off'),
       T.Literal('traceidratio'),
     ],
-    { default: 'parentbased_always_on', description: 'Which traces are recorded; `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` for production.' },
+    {
+      default: 'parentbased_always_on',
+      description: 'Which traces are recorded; `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` for production.',
+    },
   ),
   OTEL_TRACES_SAMPLER_ARG: T.Optional(T.Number({ minimum: 0, maximum: 1, description: 'Sampling ratio of the `*traceidratio` samplers (default 1).' })),
 };

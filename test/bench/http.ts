@@ -60,7 +60,11 @@ const targets: Target[] = [
   { name: 'bare `Bun.serve` JSON handler', command: [process.execPath, join(ROOT, 'test/bench/bare-server.ts')], env: {} },
   { name: 'pipewatch `POST /submit_data` (sqlite, default config)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD } },
   // The sqlite store on a thread of its own (SQLITE_THREAD=worker; issue 12 lever): what the round trip per call costs.
-  { name: 'pipewatch, sqlite on its own thread (`SQLITE_THREAD=worker`)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', SQLITE_THREAD: 'worker', ...LOAD } },
+  {
+    name: 'pipewatch, sqlite on its own thread (`SQLITE_THREAD=worker`)',
+    command: main(ROOT),
+    env: { QUEUE_DRIVER: 'sqlite', SQLITE_THREAD: 'worker', ...LOAD },
+  },
   // Where the time goes: the same service without durability.
   { name: 'pipewatch, memory queue (not durable)', command: main(ROOT), env: { QUEUE_DRIVER: 'memory', ...LOAD } },
   // The Postgres driver (issue 10): its database is the caller's, given by URL.
@@ -90,7 +94,12 @@ function spanSink() {
 }
 function tracingOn(ratio: string): Record<string, string> {
   sinkUrl ??= spanSink();
-  return { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio };
+  return {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: ratio,
+  };
 }
 
 function describeCheckout(dir: string): string {
@@ -134,14 +143,23 @@ async function start(target: Target, dataDir: string) {
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`${target.name} exited with ${proc.exitCode}`);
     if (i > 200) throw new Error(`${target.name} did not answer within 10 s`);
-    if (await fetch(url).then((r) => r.ok || r.status === 404, () => false)) break;
+    if (
+      await fetch(url).then(
+        (r) => r.ok || r.status === 404,
+        () => false,
+      )
+    )
+      break;
     await Bun.sleep(50);
   }
   return { proc, port };
 }
 
 async function wrk(port: number, seconds: number): Promise<Pick<Result, 'rps' | 'p50' | 'p99' | 'errors'>> {
-  const proc = Bun.spawn(['taskset', '-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}/submit_data`], { stdout: 'pipe' });
+  const proc = Bun.spawn(
+    ['taskset', '-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}/submit_data`],
+    { stdout: 'pipe' },
+  );
   const out = await new Response(proc.stdout).text();
   await proc.exited;
   const ms = (label: string) => {
@@ -151,7 +169,11 @@ async function wrk(port: number, seconds: number): Promise<Pick<Result, 'rps' | 
   };
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, n) => a + Number(n), 0) ?? 0;
+  const socketErrors =
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+      .exec(out)
+      ?.slice(1)
+      .reduce((a, n) => a + Number(n), 0) ?? 0;
   return { rps, p50: ms('50'), p99: ms('99'), errors: non2xx + socketErrors };
 }
 

@@ -118,7 +118,9 @@ async function best(label: string, run: () => Promise<number>): Promise<number> 
 }
 
 console.log(
-  `pipewatch PostgreSQL queue benchmark: Bun ${Bun.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), PostgreSQL on the same machine, fsync on, best of ${ROUNDS} rounds; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
+  `pipewatch PostgreSQL queue benchmark: Bun ${Bun.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), PostgreSQL on the same machine, fsync on, best of ${ROUNDS} rounds; load average at start ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n`,
 );
 const pg = await startPostgres({ fsync: true, settings: { shared_buffers: '128MB', max_wal_size: '1GB' } });
 try {

@@ -134,7 +134,9 @@ let affinity = 'unknown';
 try {
   affinity = (await Bun.file('/proc/self/status').text()).match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? 'unknown';
 } catch {}
-console.log(`pipewatch queue benchmark: Bun ${Bun.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), running on CPUs ${affinity}, best of ${ROUNDS} rounds\n`);
+console.log(
+  `pipewatch queue benchmark: Bun ${Bun.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), running on CPUs ${affinity}, best of ${ROUNDS} rounds\n`,
+);
 
 await enqueueRate('sqlite-normal', 20_000, 256); // warm-up (JIT, page cache)
 
@@ -161,7 +163,9 @@ await best('  memory, WORKER_CONCURRENCY=8', () => workerRate('memory', 100_000,
 console.log('');
 
 const rss = await rssWithBacklog(200_000);
-console.log(`memory with a backlog: RSS ${(rss.before / 2 ** 20).toFixed(0)} MiB before, ${(rss.after / 2 ** 20).toFixed(0)} MiB with 200,000 jobs queued in sqlite`);
+console.log(
+  `memory with a backlog: RSS ${(rss.before / 2 ** 20).toFixed(0)} MiB before, ${(rss.after / 2 ** 20).toFixed(0)} MiB with 200,000 jobs queued in sqlite`,
+);
 
 clearInterval(walSampler);
 for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

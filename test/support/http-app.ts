@@ -69,7 +69,13 @@ function openedLater(opening: Promise<Queue>): Queue {
     enqueue: async (record, options) => (await opening).enqueue(record, options),
     status: async (id) => (await opening).status(id),
     stats: () =>
-      opened?.stats() ?? { depth: { queued: 0, processing: 0, succeeded: 0, failed: 0 }, oldestUnfinishedAgeSeconds: 0, capacity: 0, queueId: '', leader: true },
+      opened?.stats() ?? {
+        depth: { queued: 0, processing: 0, succeeded: 0, failed: 0 },
+        oldestUnfinishedAgeSeconds: 0,
+        capacity: 0,
+        queueId: '',
+        leader: true,
+      },
     start: () => void opening.then((queue) => queue.start()),
     stop: async (graceMs) => (await opening).stop(graceMs),
     close: async () => (await opening).close(),

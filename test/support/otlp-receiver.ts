@@ -79,7 +79,8 @@ export function startOtlpReceiver(): OtlpReceiver {
     async waitFor(predicate, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(spans)) {
-        if (Date.now() > deadline) throw new Error(`OTLP receiver: condition not met within ${timeoutMs} ms (${spans.length} spans: ${spans.map((s) => s.name).join(', ')})`);
+        if (Date.now() > deadline)
+          throw new Error(`OTLP receiver: condition not met within ${timeoutMs} ms (${spans.length} spans: ${spans.map((s) => s.name).join(', ')})`);
         await Bun.sleep(50);
       }
       return spans;
@@ -177,20 +178,49 @@ function fromProtobuf(body: Uint8Array): ReceivedSpan[] {
 
 function protobufSpan(buf: Uint8Array): Omit<ReceivedSpan, 'resource' | 'scope'> {
   const span: Omit<ReceivedSpan, 'resource' | 'scope'> = {
-    traceId: '', spanId: '', parentSpanId: '', traceState: '', name: '', kind: 0, startNs: 0n, endNs: 0n, attributes: {}, events: [], links: [], status: { code: 0, message: '' },
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
+    traceState: '',
+    name: '',
+    kind: 0,
+    startNs: 0n,
+    endNs: 0n,
+    attributes: {},
+    events: [],
+    links: [],
+    status: { code: 0, message: '' },
   };
   for (const f of fields(buf)) {
     const b = f.value as Uint8Array;
     switch (f.no) {
-      case 1: span.traceId = hex(b); break;
-      case 2: span.spanId = hex(b); break;
-      case 3: span.traceState = text(b); break;
-      case 4: span.parentSpanId = hex(b); break;
-      case 5: span.name = text(b); break;
-      case 6: span.kind = Number(f.value); break;
-      case 7: span.startNs = f.value as bigint; break;
-      case 8: span.endNs = f.value as bigint; break;
-      case 9: keyValue(b, span.attributes); break;
+      case 1:
+        span.traceId = hex(b);
+        break;
+      case 2:
+        span.spanId = hex(b);
+        break;
+      case 3:
+        span.traceState = text(b);
+        break;
+      case 4:
+        span.parentSpanId = hex(b);
+        break;
+      case 5:
+        span.name = text(b);
+        break;
+      case 6:
+        span.kind = Number(f.value);
+        break;
+      case 7:
+        span.startNs = f.value as bigint;
+        break;
+      case 8:
+        span.endNs = f.value as bigint;
+        break;
+      case 9:
+        keyValue(b, span.attributes);
+        break;
       case 11: {
         const event = { name: '', attributes: {} as Record<string, unknown> };
         for (const e of fields(b)) {
@@ -223,7 +253,14 @@ function protobufSpan(buf: Uint8Array): Omit<ReceivedSpan, 'resource' | 'scope'>
 
 // ---------- OTLP JSON ----------
 
-type JsonAny = { stringValue?: string; boolValue?: boolean; intValue?: string | number; doubleValue?: number; arrayValue?: { values?: JsonAny[] }; bytesValue?: string };
+type JsonAny = {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string | number;
+  doubleValue?: number;
+  arrayValue?: { values?: JsonAny[] };
+  bytesValue?: string;
+};
 type JsonKv = { key: string; value: JsonAny };
 
 function jsonValue(v: JsonAny): unknown {

@@ -36,7 +36,15 @@ export function pgFleet(): PgFleet {
     start: (databaseUrl, env = {}, options = {}) =>
       startService({
         ...options,
-        env: { QUEUE_DRIVER: 'postgres', DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', PG_STARTUP_WAIT_MS: '5000', ...env, ...options.env },
+        env: {
+          QUEUE_DRIVER: 'postgres',
+          DATABASE_URL: databaseUrl,
+          LOG_LEVEL: 'info',
+          SHUTDOWN_DRAIN_MS: '0',
+          PG_STARTUP_WAIT_MS: '5000',
+          ...env,
+          ...options.env,
+        },
       }),
     jobs: async (database) => {
       const pg = await ready;

@@ -11,7 +11,7 @@ import type { Subprocess } from 'bun';
  * the package starts is never used. Missing binaries fail loudly, never skip.
  */
 
-const INSTALL_HINT = 'install Debian\'s `postgresql` package (`apt-get install postgresql`) or run `bash test/support/install-system-deps.sh`';
+const INSTALL_HINT = "install Debian's `postgresql` package (`apt-get install postgresql`) or run `bash test/support/install-system-deps.sh`";
 
 /** PostgreSQL's binaries: the newest /usr/lib/postgresql/<major>/bin that has all three. */
 export function postgresBinDir(): string {
@@ -120,7 +120,21 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 
   // Password auth over TCP (what the service uses), trust over the private socket dir.
   const init = Bun.spawnSync(
-    asClusterUser([join(bin, 'initdb'), '-D', dataDir, '-U', user, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']),
+    asClusterUser([
+      join(bin, 'initdb'),
+      '-D',
+      dataDir,
+      '-U',
+      user,
+      `--pwfile=${pwfile}`,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
+    ]),
     { stdout: 'pipe', stderr: 'pipe', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } },
   );
   if (init.exitCode !== 0) {

@@ -279,7 +279,10 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     stop,
     waitFor,
     query: async (promql, time) => {
-      const data = await api<{ resultType: string; result: unknown }>('/api/v1/query', { query: promql, ...(time === undefined ? {} : { time: String(time) }) });
+      const data = await api<{ resultType: string; result: unknown }>('/api/v1/query', {
+        query: promql,
+        ...(time === undefined ? {} : { time: String(time) }),
+      });
       if (data.resultType === 'scalar') {
         const [ts, value] = data.result as [number, string];
         return [{ metric: {}, value: [ts, value] }];
@@ -292,10 +295,14 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     alerts: async () => (await get<{ alerts: PromAlert[] }>('/api/v1/alerts')).alerts,
     targets: async () => (await get<{ activeTargets: PromTarget[] }>('/api/v1/targets?state=active')).activeTargets,
     waitForTargetsUp: (waitMs = 30_000) =>
-      waitFor('every scrape target to be up', async () => {
-        const targets = await running.targets();
-        return targets.length > 0 && targets.every((t) => t.health === 'up') ? targets : undefined;
-      }, waitMs),
+      waitFor(
+        'every scrape target to be up',
+        async () => {
+          const targets = await running.targets();
+          return targets.length > 0 && targets.every((t) => t.health === 'up') ? targets : undefined;
+        },
+        waitMs,
+      ),
   };
 
   try {
@@ -303,10 +310,14 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     if (options.scrapeSelf) {
       writeFileSync(configFile, scrapeConfig(options, ruleFiles, `127.0.0.1:${port}`));
       proc.kill('SIGHUP');
-      await waitFor('the config reload adding the prometheus job', async () => {
-        const { yaml } = await get<{ yaml: string }>('/api/v1/status/config');
-        return yaml.includes('job_name: prometheus');
-      }, timeoutMs);
+      await waitFor(
+        'the config reload adding the prometheus job',
+        async () => {
+          const { yaml } = await get<{ yaml: string }>('/api/v1/status/config');
+          return yaml.includes('job_name: prometheus');
+        },
+        timeoutMs,
+      );
       if (ruleFiles.length) {
         await waitFor('the rule files to be loaded', async () => (await running.rules()).length > 0, timeoutMs);
       }

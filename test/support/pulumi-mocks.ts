@@ -34,7 +34,11 @@ export function installPulumiMocks(options: { outputs?: (r: Registered) => Recor
   return {
     registered,
     /** Runs the program with this stack config (keys without namespace are pipewatch:KEY). */
-    async run<T>(program: () => T, config: Record<string, string>, secretKeys: string[] = []): Promise<{ outputs: Record<string, unknown>; resources: Registered[] }> {
+    async run<T>(
+      program: () => T,
+      config: Record<string, string>,
+      secretKeys: string[] = [],
+    ): Promise<{ outputs: Record<string, unknown>; resources: Registered[] }> {
       registered.length = 0;
       const full = (key: string) => (key.includes(':') ? key : `pipewatch:${key}`);
       const all: Record<string, string> = {};
@@ -94,6 +98,7 @@ export function ofType(resources: Registered[], type: string): Registered[] {
 
 export function one(resources: Registered[], type: string, name?: string): Registered {
   const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
-  if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ''}, found ${found.length}: ${resources.map((r) => `${r.type}/${r.name}`).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${type}${name ? ` named ${name}` : ''}, found ${found.length}: ${resources.map((r) => `${r.type}/${r.name}`).join(', ')}`);
   return found[0]!;
 }

@@ -46,7 +46,19 @@ class MemoryStore implements JobStore {
   async commit(request: CommitRequest): Promise<CommitResult> {
     const { now } = request;
     for (const { id, record, trace } of request.enqueue) {
-      const job: MemoryJob = { seq: ++this.seq, id, record, trace, state: 'queued', attempts: 0, createdAt: now, updatedAt: now, runAt: now, finishedAt: null, lastError: null };
+      const job: MemoryJob = {
+        seq: ++this.seq,
+        id,
+        record,
+        trace,
+        state: 'queued',
+        attempts: 0,
+        createdAt: now,
+        updatedAt: now,
+        runAt: now,
+        finishedAt: null,
+        lastError: null,
+      };
       this.byId.set(id, job);
       this.unfinished.set(job.seq, job);
       this.due.push(job);

@@ -57,10 +57,10 @@ export class PgDb {
         const elapsed = performance.now() - started;
         if (!isTransient(error) || elapsed >= options.startupWaitMs) {
           await sql.close().catch(() => {});
-          const hint = isTransient(error)
-            ? `still unreachable after ${Math.round(elapsed)} ms (PG_STARTUP_WAIT_MS=${options.startupWaitMs})`
-            : 'refused';
-          throw new QueueStartError(`cannot connect to the PostgreSQL queue at ${where} named by ${options.target.source} (${lastReason}): ${hint}; check ${options.target.source} and that the database accepts connections`);
+          const hint = isTransient(error) ? `still unreachable after ${Math.round(elapsed)} ms (PG_STARTUP_WAIT_MS=${options.startupWaitMs})` : 'refused';
+          throw new QueueStartError(
+            `cannot connect to the PostgreSQL queue at ${where} named by ${options.target.source} (${lastReason}): ${hint}; check ${options.target.source} and that the database accepts connections`,
+          );
         }
         options.onStartupRetry?.(lastReason, Math.round(elapsed));
         await Bun.sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4), Math.max(10, options.startupWaitMs - elapsed)));
@@ -72,7 +72,9 @@ export class PgDb {
     } catch (error) {
       await sql.close().catch(() => {});
       if (error instanceof QueueStartError) throw error;
-      throw new QueueStartError(`cannot prepare the PostgreSQL queue schema at ${where} (${describeError(error)}); check that the role named by ${options.target.source} may create tables in its database`);
+      throw new QueueStartError(
+        `cannot prepare the PostgreSQL queue schema at ${where} (${describeError(error)}); check that the role named by ${options.target.source} may create tables in its database`,
+      );
     }
   }
 
@@ -138,7 +140,16 @@ export class PgDb {
  */
 export function isTransient(error: unknown): boolean {
   const cls = sqlstateClass(error);
-  return cls === 'connection' || cls === '08' || cls === '40' || cls === '53' || cls === '57' || cls === '58' || cls === 'XX' || (error as { errno?: string })?.errno === '55P03';
+  return (
+    cls === 'connection' ||
+    cls === '08' ||
+    cls === '40' ||
+    cls === '53' ||
+    cls === '57' ||
+    cls === '58' ||
+    cls === 'XX' ||
+    (error as { errno?: string })?.errno === '55P03'
+  );
 }
 
 /** Why a round trip failed, without the password or any data: a code and Bun's short message. */

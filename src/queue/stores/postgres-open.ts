@@ -18,7 +18,8 @@ export async function openPostgresQueueStore(config: Config, deps: { log: Logger
     metrics: createDatabaseMetrics(registry),
     onStartupRetry: (reason, elapsedMs) => log.warn({ database: where, reason, elapsed_ms: elapsedMs }, 'PostgreSQL not reachable yet; retrying'),
     onMigrated: (steps) => log.info({ database: where, steps }, 'PostgreSQL queue schema migrated'),
-    onLeaderChange: (leading) => log.info({ leader: leading }, leading ? 'this instance now exports the shared queue gauges' : 'another instance exports the shared queue gauges'),
+    onLeaderChange: (leading) =>
+      log.info({ leader: leading }, leading ? 'this instance now exports the shared queue gauges' : 'another instance exports the shared queue gauges'),
   });
   log.info({ database: where, queue_id: store.queueId, pool_max: config.PG_POOL_MAX }, 'PostgreSQL queue open');
   return store;

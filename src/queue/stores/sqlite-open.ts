@@ -83,9 +83,7 @@ export function acquireOwnership(lockFile: string): Database {
     const code = error instanceof SQLiteError ? error.code : undefined;
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
       // Not the queue: this file holds no data, so deleting it is the safe fix.
-      throw new QueueStartError(
-        `the lock file ${lockFile} in DATA_DIR=${dirname(lockFile)} is damaged (${code}); it holds no data: delete it and start again`,
-      );
+      throw new QueueStartError(`the lock file ${lockFile} in DATA_DIR=${dirname(lockFile)} is damaged (${code}); it holds no data: delete it and start again`);
     }
     throw error;
   }
@@ -166,4 +164,3 @@ export function openError(error: unknown, dir: string, file: string): QueueStart
       );
   }
 }
-

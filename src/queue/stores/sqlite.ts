@@ -179,15 +179,9 @@ class SqliteStore implements JobStore {
         `DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_finished WHERE state >= 2 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2) RETURNING state`,
       ),
       counts: db.prepare<{ state: number; n: number }, []>('SELECT state, count(*) AS n FROM jobs GROUP BY state'),
-      nextRunAt: db.prepare<{ t: number | null }, []>(
-        `SELECT min(run_at) AS t FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED}`,
-      ),
-      oldest: db.prepare<{ created_at: number }, []>(
-        'SELECT created_at FROM jobs INDEXED BY jobs_unfinished WHERE state < 2 ORDER BY seq LIMIT 1',
-      ),
-      status: db.prepare<StatusRow, [string]>(
-        'SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM jobs WHERE id = ?1',
-      ),
+      nextRunAt: db.prepare<{ t: number | null }, []>(`SELECT min(run_at) AS t FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED}`),
+      oldest: db.prepare<{ created_at: number }, []>('SELECT created_at FROM jobs INDEXED BY jobs_unfinished WHERE state < 2 ORDER BY seq LIMIT 1'),
+      status: db.prepare<StatusRow, [string]>('SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM jobs WHERE id = ?1'),
     };
     this.commitTx = db.transaction((request: CommitRequest) => this.write(request));
   }
@@ -198,12 +192,14 @@ class SqliteStore implements JobStore {
 
   async recover({ leaseEndedBy, now, maxAttempts, reason, limit }: RecoverRequest): Promise<RecoveryResult> {
     const result: RecoveryResult = { requeued: 0, deadLettered: [] };
-    this.db.transaction(() => {
-      for (const row of this.sql.recover.all(now, maxAttempts, reason, leaseEndedBy, limit)) {
-        if (row.state === FAILED) result.deadLettered.push(row.id);
-        else result.requeued++;
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const row of this.sql.recover.all(now, maxAttempts, reason, leaseEndedBy, limit)) {
+          if (row.state === FAILED) result.deadLettered.push(row.id);
+          else result.requeued++;
+        }
+      })
+      .immediate();
     return result;
   }
 
@@ -220,10 +216,12 @@ class SqliteStore implements JobStore {
       }
       return rows.length;
     };
-    this.db.transaction(() => {
-      const byCount = excess > 0 ? count(this.sql.pruneExcess.all(Math.min(excess, limit))) : 0;
-      if (byCount < limit) count(this.sql.pruneOld.all(finishedBefore, limit - byCount));
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const byCount = excess > 0 ? count(this.sql.pruneExcess.all(Math.min(excess, limit))) : 0;
+        if (byCount < limit) count(this.sql.pruneOld.all(finishedBefore, limit - byCount));
+      })
+      .immediate();
     return result;
   }
 
