@@ -143,9 +143,7 @@ export function compare(run: ArtilleryRun, service: ServiceNumbers): Check[] {
   return checks;
 }
 
-export interface PrometheusQuery {
-  (promql: string, timeSeconds: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
-}
+export type PrometheusQuery = (promql: string, timeSeconds: number) => Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
 
 /** An instant-query function over Prometheus's HTTP API. */
 export function prometheusApi(baseUrl: string): PrometheusQuery {

@@ -16,7 +16,7 @@ export const REPO_ROOT = resolve(import.meta.dir, '..');
 /** The dashboard as Grafana provisions it, with stable panel ids. */
 export function dashboardJson(config: MonitoringConfig) {
   const dashboard = serviceDashboard(config) as ReturnType<typeof serviceDashboard> & { panels: Array<{ id?: number }> };
-  dashboard.panels.forEach((panel, index) => (panel.id = index + 1));
+  for (const [index, panel] of dashboard.panels.entries()) panel.id = index + 1;
   return dashboard;
 }
 
@@ -58,7 +58,7 @@ export function grafanaProvisioning(config: MonitoringConfig): Record<string, st
 /** Every dashboard file (path relative to the repo => content). */
 export function dashboardFiles(config: MonitoringConfig = monitoringConfig): Record<string, string> {
   return {
-    [MONITORING_FILES.serviceDashboard]: JSON.stringify(dashboardJson(config), null, 2) + '\n',
+    [MONITORING_FILES.serviceDashboard]: `${JSON.stringify(dashboardJson(config), null, 2)}\n`,
     ...grafanaProvisioning(config),
   };
 }

@@ -165,7 +165,7 @@ describe('the image changes only when the binary can', () => {
     expect(binaryCommit(repo)).toBe(git('rev-parse', 'HEAD'));
     writeFileSync(join(repo, 'src/new-module.ts'), 'new\n'); // untracked, but copied into the image
     expect(binaryCommit(repo)).toEndWith('-dirty');
-    expect(binaryCommit(join(temp, 'not-a-repo-' + Date.now()))).toBe('unknown');
+    expect(binaryCommit(join(temp, `not-a-repo-${Date.now()}`))).toBe('unknown');
   });
 });
 

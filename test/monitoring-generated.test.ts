@@ -52,7 +52,7 @@ describe('generated monitoring files', () => {
     expect(jobs.pipewatch.static_configs[0].targets).toEqual(['pipewatch:8000']);
     expect(jobs.pipewatch.metrics_path).toBe('/metrics');
     expect(jobs.prometheus).toBeDefined();
-    expect(Number.parseInt(config.global.scrape_interval)).toBeLessThanOrEqual(15);
+    expect(Number.parseInt(config.global.scrape_interval, 10)).toBeLessThanOrEqual(15);
   });
 
   test('Grafana provisioning: datasource uid prometheus at http://prometheus:9090, provider reads /var/lib/grafana/dashboards', () => {

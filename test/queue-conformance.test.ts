@@ -292,7 +292,7 @@ describe.each(DRIVERS)('$name store', (driver) => {
       }
       const claimed = await claim(store, T0, 10_000);
       expect(claimed.map((job) => job.id)).toEqual(ids);
-      claimed.forEach((job, i) => expect(job.record).toEqual({ name: `n${i}`, age: i % 131, city: `c${i}` }));
+      for (const [i, job] of claimed.entries()) expect(job.record).toEqual({ name: `n${i}`, age: i % 131, city: `c${i}` });
       expect((await store.stats()).depth).toMatchObject({ queued: 0, processing: ids.length });
     },
     TIMEOUT_MS,

@@ -242,7 +242,7 @@ test(
     const always = createSimulatedPipeline({ ...instant, failureRate: 1 });
     const attempt = { id: 'x', attempt: 1, trace: null };
     const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => (i % 2 ? never(RECORD, attempt) : always(RECORD, attempt))));
-    outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+    for (const [i, outcome] of outcomes.entries()) expect(outcome.status).toBe(i % 2 ? 'fulfilled' : 'rejected');
   },
   TIMEOUT_MS,
 );

@@ -7,7 +7,6 @@ import { createMetrics } from '../src/metrics';
 import { JobQueue } from '../src/queue/engine';
 import { createSimulatedPipeline } from '../src/queue/pipeline';
 import { openSqliteStore } from '../src/queue/stores/sqlite';
-import { WAL_LIMIT_BYTES } from '../src/queue/stores/sqlite-open';
 
 /**
  * Issue 9.1: under sustained writes the PASSIVE checkpoint never reached the end of the WAL, so

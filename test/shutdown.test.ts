@@ -122,7 +122,7 @@ test('SIGTERM mid-load: readiness 503 while draining, no accepted request lost o
   for (let i = 0; i < accepted.length; i += 50) {
     const batch = accepted.slice(i, i + 50);
     const codes = await Promise.all(batch.map(async (id) => (await fetch(`${again.url}/submissions/${id}`)).status));
-    batch.forEach((id, k) => codes[k] !== 200 && missing.push(id));
+    for (const [k, id] of batch.entries()) if (codes[k] !== 200) missing.push(id);
   }
   expect({ accepted: accepted.length > 50, missing }).toEqual({ accepted: true, missing: [] });
   expect(await again.stop('SIGTERM')).toBe(0);

@@ -144,7 +144,10 @@ export function rememberSubmission(_req: RequestParams, res: Response, context: 
  */
 export function retryAfterBackpressure(context: Context, next: (again: boolean) => void): void {
   const again = context.vars.lastSubmitStatus === 503 && numberVar(context, 'submitAttempts', 0) < numberVar(context, 'maxSubmitAttempts', 3);
-  if (!again) return next(false);
+  if (!again) {
+    next(false);
+    return;
+  }
   const waitSeconds = Math.min(numberVar(context, 'retryAfterSeconds', 1), numberVar(context, 'maxRetryWaitSeconds', 5));
   setTimeout(() => next(true), waitSeconds * 1000);
 }
@@ -165,16 +168,24 @@ export function rememberState(_req: RequestParams, res: Response, context: Conte
 
 /** whileTrue of the polling loop: poll until succeeded/failed, at most `maxPolls` times, `pollIntervalMs` apart. */
 export function pollAgain(context: Context, next: (again: boolean) => void): void {
-  if (!context.vars.polling) return next(false);
+  if (!context.vars.polling) {
+    next(false);
+    return;
+  }
   const state = String(context.vars.state);
-  if (FINISHED.has(state) || state === 'gone') return next(false);
-  if (numberVar(context, 'polls', 0) >= numberVar(context, 'maxPolls', 10)) return next(false);
+  if (FINISHED.has(state) || state === 'gone' || numberVar(context, 'polls', 0) >= numberVar(context, 'maxPolls', 10)) {
+    next(false);
+    return;
+  }
   setTimeout(() => next(true), numberVar(context, 'pollIntervalMs', 250));
 }
 
 /** function step after a polling loop: records whether the submission was seen finishing. */
 export function recordPollOutcome(context: Context, events: Events, done: Done): void {
-  if (!context.vars.polling) return done();
+  if (!context.vars.polling) {
+    done();
+    return;
+  }
   events.emit('counter', FINISHED.has(String(context.vars.state)) ? 'pw.poll.finished' : 'pw.poll.unfinished', 1);
   done();
 }

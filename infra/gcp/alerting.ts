@@ -1,5 +1,5 @@
 import * as gcp from '@pulumi/gcp';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import type { CloudAlert } from '../monitoring-files';
 import { SCRAPE_JOB } from './collector';
 import type { GcpContext } from './context';

@@ -1,5 +1,5 @@
 import * as gcp from '@pulumi/gcp';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { COLLECTOR_HEALTH_PORT } from '../config';
 import type { GcpContext } from './context';
 

@@ -115,7 +115,7 @@ export function prometheusFiles(config: MonitoringConfig, httpBuckets: readonly 
         yamlFile({ ...testRuleFiles, evaluation_interval: `${config.evaluationIntervalSeconds}s`, tests: scenarioTests(config, alerts, part) }),
       ]),
     ),
-    [CLOUD_ALERTS]: JSON.stringify(cloudAlerts(config, alerts), null, 2) + '\n',
+    [CLOUD_ALERTS]: `${JSON.stringify(cloudAlerts(config, alerts), null, 2)}\n`,
     [MONITORING_FILES.alertmanagerConfig]: yamlFile(alertmanagerConfig(config, alerts)),
   };
 }

@@ -2,7 +2,7 @@ import { inhibitions } from './alertmanager';
 import { runbookAnchor, type AlertRule } from './alerts';
 import type { MonitoringConfig } from './config';
 import { byName, type RecordingRule } from './promql';
-import { pct, round } from './format';
+import { pct } from './format';
 
 /**
  * The README's Monitoring section, rendered from the same source as the rules and the dashboard,

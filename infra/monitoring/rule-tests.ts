@@ -2,7 +2,7 @@ import { durationSeconds, type Duration, type MonitoringConfig } from './config'
 import type { AlertRule } from './alerts';
 import { runbookUrl } from './alerts';
 import { leValue } from './promql';
-import { pct, round } from './format';
+import { round } from './format';
 
 /**
  * promtool unit tests (https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/)

@@ -1,4 +1,4 @@
-import { ValidationError, type AnyElysia } from 'elysia';
+import type { ValidationError, AnyElysia } from 'elysia';
 import type { Logger } from '../log';
 import { PROBLEM_CONTENT_TYPE, ProblemError, invalidFieldsDetail, problem, type FieldError, type Problem } from './problem';
 

@@ -399,10 +399,10 @@ export class JobQueue implements Queue, QueueGaugeSource {
       this.counts.queued += batch.jobs.length;
       if (!this.oldest) this.oldest = { createdAt: now, seenAt: now };
       metrics.jobsEnqueued.inc(batch.jobs.length);
-      batch.spans.forEach((span, i) => span.committed(batch.jobs[i]!.id, batch.jobs.length));
+      for (const [i, span] of batch.spans.entries()) span.committed(batch.jobs[i]!.id, batch.jobs.length);
       batch.committed.resolve();
     }
-    request.settles.forEach((s, i) => result.applied[i] && this.settled(s));
+    for (const [i, s] of request.settles.entries()) if (result.applied[i]) this.settled(s);
     renewing.forEach((run, i) => {
       if (result.renewed[i]) run.leaseUntil = Math.max(run.leaseUntil, request.leaseUntil);
       else if (!run.done) this.lost(run);

@@ -88,7 +88,14 @@ const targets: Target[] = [
 
 /** An OTLP/HTTP sink for the tracing rows: accepts and drops every export (not pinned: it shares the machine with wrk). */
 function spanSink() {
-  const sink = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => (await req.arrayBuffer(), new Response(null, { status: 200 })) });
+  const sink = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch: async (req) => {
+      await req.arrayBuffer();
+      return new Response(null, { status: 200 });
+    },
+  });
   sink.unref(); // the bench ends when its rows are done
   return `http://127.0.0.1:${sink.port}`;
 }
