@@ -25,12 +25,13 @@ async function main() {
   // Ready once the queue runs and until shutdown begins, while its store can be reached.
   let started = false;
   let draining = false;
+  const storageReachable = () => queue.healthy?.() ?? true;
   const metricsPort = config.METRICS_PORT;
   const app = createApp({
     queue,
     metrics,
     log,
-    readiness: { ready: () => started && !draining && (queue.healthy?.() ?? true), draining: () => draining },
+    readiness: { ready: () => started && !draining && storageReachable(), draining: () => draining, storageReachable },
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     version: buildInfo.version,
     serveMetrics: metricsPort === undefined,

@@ -44,6 +44,7 @@ describe('database faults', () => {
       const downAt = performance.now();
       // Polled, not slept: on a loaded machine the first failing round trip may come late.
       expect(await waitFor(async () => (await readyz(service.url)) === 503, 8_000)).toBe(true);
+      expect(await (await fetch(`${service.url}/readyz`, { signal: AbortSignal.timeout(5_000) })).json()).toEqual({ status: 'storage-unavailable' });
       const status = await fetch(`${service.url}/submissions/${Bun.randomUUIDv7()}`, { signal: AbortSignal.timeout(5_000) });
       expect(status.status).toBe(503);
       await Bun.sleep(Math.max(0, 3_000 - (performance.now() - downAt)));
