@@ -11,16 +11,9 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { resolvePgTarget } from '../../src/db/connection';
-import { createLogger } from '../../src/log';
-import { createMetrics } from '../../src/metrics';
-import { JobQueue } from '../../src/queue/engine';
-import { createSimulatedPipeline } from '../../src/queue/pipeline';
 import { openPostgresStore } from '../../src/queue/stores/postgres';
 import { startPostgres, type PostgresCluster } from '../support/postgres';
-
-const RECORD = { name: 'Ravi', age: 32, city: 'Delhi' };
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const log = createLogger('error');
+import { benchQueue, fillBacklog, ROUNDS, enqueueRate as timeEnqueues } from './queue-common';
 
 async function makeQueue(url: string, concurrency: number) {
   const store = await openPostgresStore({
@@ -28,21 +21,7 @@ async function makeQueue(url: string, concurrency: number) {
     pool: { max: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 },
     startupWaitMs: 5_000,
   });
-  return JobQueue.open(
-    store,
-    {
-      concurrency,
-      maxAttempts: 5,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-      capacity: 100_000_000,
-      leaseMs: 60_000,
-      retentionMaxAgeMs: 86_400_000,
-      retentionMaxFinished: 100_000_000,
-      process: createSimulatedPipeline({ distribution: 'fixed', minMs: 0, maxMs: 0, failureRate: 0 }),
-    },
-    { metrics: createMetrics(), log },
-  );
+  return benchQueue(store, concurrency);
 }
 
 // --- worker mode: one instance draining the shared backlog until told to stop ---
@@ -61,21 +40,7 @@ if (process.argv[2] === 'worker') {
 /** `total` enqueues in bursts of `burst` concurrent ones (burst 1 = each awaited alone: one transaction each). */
 async function enqueueRate(pg: PostgresCluster, total: number, burst: number): Promise<number> {
   const db = await pg.createDatabase('bench');
-  const queue = await makeQueue(pg.url(db), 8);
-  const started = performance.now();
-  if (burst === 1) {
-    for (let i = 0; i < total; i++) await queue.enqueue(RECORD);
-  } else {
-    const pending: Promise<string>[] = new Array(burst);
-    for (let done = 0; done < total; done += burst) {
-      for (let i = 0; i < burst; i++) pending[i] = queue.enqueue(RECORD);
-      await Promise.all(pending);
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await queue.stop(0);
-  await queue.close();
-  return total / seconds;
+  return timeEnqueues(await makeQueue(pg.url(db), 8), total, burst);
 }
 
 /** Fills a backlog of `total` jobs, then times `instances` worker processes draining it. */
@@ -83,11 +48,7 @@ async function workerRate(pg: PostgresCluster, total: number, instances: number,
   const db = await pg.createDatabase('bench');
   const url = pg.url(db);
   const filler = await makeQueue(url, 1);
-  const burst: Promise<string>[] = new Array(1000);
-  for (let done = 0; done < total; done += 1000) {
-    for (let i = 0; i < 1000; i++) burst[i] = filler.enqueue(RECORD);
-    await Promise.all(burst);
-  }
+  await fillBacklog(filler, total);
   await filler.stop(0);
   await filler.close();
   const workers = Array.from({ length: instances }, () =>

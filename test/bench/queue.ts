@@ -11,17 +11,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../src/log';
-import { createMetrics } from '../../src/metrics';
-import { JobQueue } from '../../src/queue/engine';
-import { createSimulatedPipeline } from '../../src/queue/pipeline';
 import type { JobStore } from '../../src/queue/store';
 import { openMemoryStore } from '../../src/queue/stores/memory';
 import { openSqliteStore } from '../../src/queue/stores/sqlite';
+import { benchQueue, enqueueRate as timeEnqueues, fillBacklog, ROUNDS } from './queue-common';
 
-const RECORD = { name: 'Ravi', age: 32, city: 'Delhi' };
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const log = createLogger('error');
 const dirs: string[] = [];
 
 type Driver = 'sqlite-normal' | 'sqlite-full' | 'memory';
@@ -47,50 +41,18 @@ function openStore(driver: Driver): Promise<JobStore> {
 }
 
 async function makeQueue(driver: Driver, concurrency = 8, failureRate = 0) {
-  return JobQueue.open(
-    await openStore(driver),
-    {
-      concurrency,
-      maxAttempts: 5,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-      capacity: 100_000_000,
-      leaseMs: 60_000,
-      retentionMaxAgeMs: 86_400_000,
-      retentionMaxFinished: 100_000_000,
-      process: createSimulatedPipeline({ distribution: 'fixed', minMs: 0, maxMs: 0, failureRate }),
-    },
-    { metrics: createMetrics(), log },
-  );
+  return benchQueue(await openStore(driver), concurrency, failureRate);
 }
 
 /** `total` enqueues in bursts of `burst` concurrent ones (burst 1 = each awaited alone: one transaction each). */
 async function enqueueRate(driver: Driver, total: number, burst: number): Promise<number> {
-  const queue = await makeQueue(driver);
-  const started = performance.now();
-  if (burst === 1) {
-    for (let i = 0; i < total; i++) await queue.enqueue(RECORD);
-  } else {
-    const pending: Promise<string>[] = new Array(burst);
-    for (let done = 0; done < total; done += burst) {
-      for (let i = 0; i < burst; i++) pending[i] = queue.enqueue(RECORD);
-      await Promise.all(pending);
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await queue.stop(0);
-  await queue.close();
-  return total / seconds;
+  return timeEnqueues(await makeQueue(driver), total, burst);
 }
 
 /** Fills a backlog, then times the workers draining it. */
 async function workerRate(driver: Driver, total: number, concurrency: number, failureRate = 0): Promise<number> {
   const queue = await makeQueue(driver, concurrency, failureRate);
-  const burst: Promise<string>[] = new Array(1000);
-  for (let done = 0; done < total; done += 1000) {
-    for (let i = 0; i < 1000; i++) burst[i] = queue.enqueue(RECORD);
-    await Promise.all(burst);
-  }
+  await fillBacklog(queue, total);
   const started = performance.now();
   queue.start();
   for (;;) {
@@ -118,11 +80,7 @@ async function rssWithBacklog(backlog: number): Promise<{ before: number; after:
   Bun.gc(true);
   const before = process.memoryUsage().rss;
   const queue = await makeQueue('sqlite-normal');
-  const burst: Promise<string>[] = new Array(1000);
-  for (let done = 0; done < backlog; done += 1000) {
-    for (let i = 0; i < 1000; i++) burst[i] = queue.enqueue(RECORD);
-    await Promise.all(burst);
-  }
+  await fillBacklog(queue, backlog);
   Bun.gc(true);
   const after = process.memoryUsage().rss;
   await queue.stop(0);
