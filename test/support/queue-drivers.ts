@@ -63,40 +63,30 @@ export const memoryDriver: DriverFixture = {
   },
 };
 
-export const sqliteDriver: DriverFixture = {
-  name: 'sqlite',
-  async create() {
-    const data = tempDataDir();
-    const open = async () => track(await openSqliteStore({ dataDir: data.dir, synchronous: 'NORMAL' }));
-    const store = await open();
-    return {
-      store,
-      reopen: open,
-      async dispose() {
-        await closeAll();
-        data.remove();
-      },
-    };
-  },
-};
+/** A sqlite fixture whose store `open` opens on a fresh temp data dir (and again on reopen). */
+function sqliteFixture(name: string, open: typeof openSqliteStore): DriverFixture {
+  return {
+    name,
+    async create() {
+      const data = tempDataDir();
+      const reopen = async () => track(await open({ dataDir: data.dir, synchronous: 'NORMAL' }));
+      const store = await reopen();
+      return {
+        store,
+        reopen,
+        async dispose() {
+          await closeAll();
+          data.remove();
+        },
+      };
+    },
+  };
+}
+
+export const sqliteDriver = sqliteFixture('sqlite', openSqliteStore);
 
 /** The same sqlite store, run on a thread of its own (SQLITE_THREAD=worker). */
-export const sqliteThreadDriver: DriverFixture = {
-  name: 'sqlite-thread',
-  async create() {
-    const data = tempDataDir();
-    const open = async () => track(await openSqliteStoreInThread({ dataDir: data.dir, synchronous: 'NORMAL' }));
-    const store = await open();
-    return {
-      store,
-      reopen: open,
-      async dispose() {
-        await closeAll();
-        data.remove();
-      },
-    };
-  },
-};
+export const sqliteThreadDriver = sqliteFixture('sqlite-thread', openSqliteStoreInThread);
 
 /** Closes every tracked store still open (a "dead" process's store is closed here, after the test). */
 export async function closeAll(): Promise<void> {
