@@ -1,6 +1,10 @@
+import { Database } from 'bun:sqlite';
 import { expect, test } from 'bun:test';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCheckpointer } from '../src/queue/stores/checkpointer';
+import { configure } from '../src/queue/stores/sqlite-open';
 import { waitFor } from './support/queue';
 import { serviceFleet, submit } from './support/service';
 
@@ -25,4 +29,51 @@ test('a running service copies its WAL into the queue file from the checkpoint w
   expect(await service.stop('SIGTERM')).toBe(0);
   expect(() => statSync(`${file}-wal`)).toThrow(); // the last connection closed cleanly
   expect(service.logs().filter((line) => String(line.msg).includes('checkpoint worker failed'))).toEqual([]);
+}, 30_000);
+
+/**
+ * The WAL restart handshake (checkpoint-protocol.ts): under sustained writes the worker asks the
+ * writer to step aside, the writer's next commit waits for the restart instead of colliding with
+ * it, and the restart bounds the WAL. Driven here with the store's own writer setup on a real
+ * file: a commit every loop turn, each asking `writerTurn()` first as the store does.
+ */
+test('under sustained writes the writer steps aside for each WAL restart, and a writer that never asks does not stop restarts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipewatch-turn-'));
+  try {
+    for (const asks of [true, false]) {
+      const file = join(dir, `queue-${asks}.sqlite`);
+      const db = new Database(file, { create: true, readwrite: true });
+      configure(db, 'NORMAL');
+      db.exec('CREATE TABLE t (v TEXT NOT NULL)');
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?1)');
+      const failures: string[] = [];
+      const checkpointer = startCheckpointer(file, 1024 * 1024, (reason) => failures.push(reason));
+      let steppedAside = 0;
+      let peak = 0;
+      const until = performance.now() + 3000;
+      while (performance.now() < until && checkpointer.restarts() < 3) {
+        const turn = asks ? checkpointer.writerTurn() : undefined;
+        if (turn) {
+          steppedAside++;
+          await turn;
+        }
+        db.transaction(() => {
+          for (let i = 0; i < 50; i++) insert.run('x'.repeat(200));
+        })();
+        peak = Math.max(peak, statSync(`${file}-wal`).size);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const restarts = checkpointer.restarts();
+      checkpointer.stop();
+      insert.finalize();
+      db.close();
+      expect(failures).toEqual([]);
+      expect(restarts).toBeGreaterThanOrEqual(3);
+      // Each restart the writer asked about was one it stepped aside for; one that never asks gets them all the same.
+      if (asks) expect(steppedAside).toBeGreaterThanOrEqual(restarts);
+      expect(peak).toBeLessThan(64 * 1024 * 1024);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 30_000);

@@ -94,7 +94,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<JobS
 
 function inlineCheckpoints(db: Database): Checkpointer {
   db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-  return { restarts: () => 0, stop: () => {} };
+  return { restarts: () => 0, stop: () => {}, writerTurn: () => undefined };
 }
 
 interface StatusRow {
@@ -187,6 +187,8 @@ class SqliteStore implements JobStore {
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
+    const turn = this.checkpointer.writerTurn();
+    if (turn) await turn;
     return this.commitTx(request);
   }
 
