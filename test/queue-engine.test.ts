@@ -82,6 +82,69 @@ test(
   TIMEOUT_MS,
 );
 
+/** A store that records the rows of each commit that carries enqueues. */
+async function countingCommits() {
+  const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
+  const rows: number[] = [];
+  const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
+    commit: (request: CommitRequest) => {
+      if (request.enqueue.length > 0) rows.push(request.enqueue.length);
+      return store.commit(request);
+    },
+  });
+  return { counting, rows };
+}
+
+test(
+  'enqueues that keep arriving over the next loop turns join the same commit (coalescing), and the drain does not wait for more',
+  async () => {
+    const { counting, rows } = await countingCommits();
+    // A wide window, so that a slow loop turn on a loaded machine does not close it: this is about the growing, the next test about the bound.
+    const { queue } = await makeQueue(counting, { process: succeed, coalesceMs: 5_000 });
+    // Three bursts, one loop turn apart, as request bodies arriving in successive reads: one commit.
+    const accepted: Array<Promise<string>> = [];
+    const burst = () => {
+      for (let i = 0; i < 5; i++) accepted.push(queue.enqueue(RECORD));
+    };
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    burst();
+    await nextTurn();
+    burst();
+    await nextTurn();
+    burst();
+    expect(new Set(await Promise.all(accepted)).size).toBe(15);
+    expect(rows).toEqual([15]);
+
+    // Once stopping, what is there is committed in the same call, without waiting for more.
+    const last = queue.enqueue(RECORD);
+    await queue.stop(0);
+    expect((await queue.status(await last))?.status).toBe('queued');
+    expect(rows).toEqual([15, 1]);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'coalescing is bounded: an enqueue on every loop turn does not hold its commit back beyond the window',
+  async () => {
+    const { counting, rows } = await countingCommits();
+    const { queue } = await makeQueue(counting, { process: succeed, capacity: 10_000 });
+    const first = queue.enqueue(RECORD);
+    let committed = false;
+    void first.then(() => (committed = true));
+    // A new enqueue every turn for 2,000 turns: milliseconds, far longer than the default 0.3 ms window.
+    const later: Array<Promise<string>> = [];
+    for (let turn = 0; turn < 2_000; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      later.push(queue.enqueue(RECORD));
+    }
+    expect(committed).toBe(true);
+    await Promise.all(later);
+    expect(rows.length).toBeGreaterThan(1);
+  },
+  TIMEOUT_MS,
+);
+
 test(
   'a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on',
   async () => {

@@ -34,6 +34,8 @@ export interface EngineOptions {
   sharedLeaseMs?: number;
   /** The engine's time source; see clock.ts for why it is monotonic. */
   clock?: Clock;
+  /** The group-commit coalescing window (default COALESCE_MS). */
+  coalesceMs?: number;
   /** Present only while tracing is on: PRODUCER spans for enqueues, CONSUMER spans for attempts. */
   tracer?: JobTracer;
 }
@@ -50,6 +52,8 @@ interface Batch {
   /** The PRODUCER span of each job (tracing on only). */
   spans: EnqueueSpan[];
   committed: PromiseWithResolvers<void>;
+  /** Jobs it held when a flush last looked at it (see COALESCE_MS). */
+  seen: number;
 }
 
 interface Running {
@@ -84,11 +88,20 @@ const POLL_MS = 200;
 const HOUSEKEEPING_MS = 1000;
 /** At most one `queue commit failed` error line per this long; the rest are counted in the next one. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
+/**
+ * Group-commit coalescing, after PostgreSQL's commit_delay: while the batch still grew since the
+ * last loop turn, its commit waits one more turn, for at most this long after its first enqueue.
+ * Requests whose bodies arrive together then share one commit (one fsync) instead of splitting
+ * over two or three: with 50 connections, 49.5 rows a commit instead of 35. A lone request waits
+ * one loop turn. Measured in bench:http (README): p99 down, throughput unchanged.
+ */
+const COALESCE_MS = 0.3;
 
 /**
  * The queue itself, over any JobStore. Everything that writes goes through `flush`, which runs
- * once per event-loop tick (setImmediate) and puts that tick's enqueues, finished attempts, lease
- * renewals and new leases into ONE `store.commit`: that is the group commit. An enqueue's promise
+ * once per event-loop tick (setImmediate; a turn or two later while enqueues keep arriving, see
+ * COALESCE_MS) and puts that tick's enqueues, finished attempts, lease renewals and new leases
+ * into ONE `store.commit`: that is the group commit. An enqueue's promise
  * resolves only after that commit resolved. At most one commit is in flight; work that arrives
  * meanwhile goes into the next one.
  */
@@ -122,6 +135,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
   private readonly shared: boolean;
   private readonly storeLeaseMs: number;
   private readonly pollMs: number;
+  private readonly coalesceMs: number;
   private readonly drain: DrainRate;
   private readonly commitErrors: RateLimitedLog;
   private readonly housekeepingErrors: RateLimitedLog;
@@ -146,6 +160,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     this.shared = store.ownership === 'shared';
     this.storeLeaseMs = this.shared ? Math.min(options.leaseMs, options.sharedLeaseMs ?? SHARED_LEASE_MS) : options.leaseMs;
     this.pollMs = options.pollMs ?? POLL_MS;
+    this.coalesceMs = options.coalesceMs ?? COALESCE_MS;
     this.drain = new DrainRate(this.clock);
     this.commitErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
     this.housekeepingErrors = new RateLimitedLog(this.clock, ERROR_LOG_INTERVAL_MS);
@@ -196,7 +211,7 @@ export class JobQueue implements Queue, QueueGaugeSource {
     }
     let batch = this.batch;
     if (!batch) {
-      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], spans: [], committed: Promise.withResolvers<void>() };
+      batch = this.batch = { jobs: [], signals: [], dropped: new Set(), arrivals: [], spans: [], committed: Promise.withResolvers<void>(), seen: 0 };
       this.scheduleFlush();
     }
     const id = Bun.randomUUIDv7();
@@ -328,6 +343,10 @@ export class JobQueue implements Queue, QueueGaugeSource {
       this.flushAgain = true;
       return;
     }
+    if (this.batch && this.stillGrowing(this.batch)) {
+      this.scheduleFlush();
+      return;
+    }
     const now = this.clock();
     const free = this.started && !this.stopping ? this.options.concurrency - this.running.size : 0;
     const renewing = this.shared ? this.renewalsDue(now) : [];
@@ -362,6 +381,13 @@ export class JobQueue implements Queue, QueueGaugeSource {
           this.scheduleFlush();
         }
       });
+  }
+
+  /** See COALESCE_MS (real time, not the engine clock: it counts loop turns). Never while stopping: a drain commits what it has at once. */
+  private stillGrowing(batch: Batch): boolean {
+    const growing = !this.stopping && batch.jobs.length > batch.seen && performance.now() - batch.arrivals[0]! < this.coalesceMs;
+    batch.seen = batch.jobs.length;
+    return growing;
   }
 
   /**
