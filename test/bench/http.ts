@@ -65,8 +65,15 @@ const targets: Target[] = [
     command: main(ROOT),
     env: { QUEUE_DRIVER: 'sqlite', SQLITE_THREAD: 'worker', ...LOAD },
   },
-  // Where the time goes: the same service without durability.
+  // Where the time goes: the same service without durability, without its access line, and its
+  // parts without the framework (reference-server.ts: body reader, schema, queue, metrics, access line).
   { name: 'pipewatch, memory queue (not durable)', command: main(ROOT), env: { QUEUE_DRIVER: 'memory', ...LOAD } },
+  { name: 'pipewatch (sqlite), access log off (`LOG_LEVEL=warn`)', command: main(ROOT), env: { QUEUE_DRIVER: 'sqlite', ...LOAD, LOG_LEVEL: 'warn' } },
+  {
+    name: 'reference: the same parts (sqlite) in a bare `Bun.serve` handler, no framework',
+    command: [process.execPath, join(ROOT, 'test/bench/reference-server.ts')],
+    env: { QUEUE_DRIVER: 'sqlite', ...LOAD },
+  },
   // The Postgres driver (issue 10): its database is the caller's, given by URL.
   {
     name: 'pipewatch, postgres queue',
