@@ -388,6 +388,28 @@ describe.each(DRIVERS)('$name store', (driver) => {
   );
 
   test(
+    'the oldest unfinished job follows finishing jobs, and is found again after the queue emptied and every row was pruned',
+    async () => {
+      await fresh();
+      await enqueue(store, T0, newJobs(3));
+      const runs = await claim(store, T0 + 1, 3);
+      await settle(store, T0 + 2, ...runs.map((run): Settle => ({ kind: 'succeeded', seq: run.seq, attempts: 1, now: T0 + 2 })));
+      expect(await store.oldestUnfinishedCreatedAt()).toBeNull();
+      expect(await store.prune({ excess: 100, finishedBefore: 0, limit: 1000 })).toEqual({ succeeded: 3, failed: 0 });
+      // An empty table: SQLite numbers the next rows from 1 again.
+      await enqueue(store, T0 + 1000, newJobs(1));
+      await enqueue(store, T0 + 2000, newJobs(1));
+      expect(await store.oldestUnfinishedCreatedAt()).toBe(T0 + 1000);
+      const [first] = await claim(store, T0 + 3000, 1);
+      expect(await store.oldestUnfinishedCreatedAt()).toBe(T0 + 1000); // processing is unfinished
+      await settle(store, T0 + 3001, { kind: 'succeeded', seq: first!.seq, attempts: 1, now: T0 + 3001 });
+      expect(await store.oldestUnfinishedCreatedAt()).toBe(T0 + 2000);
+      expect((await store.stats()).oldestUnfinishedCreatedAt).toBe(T0 + 2000);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
     'clampDue: a due time further out than any backoff (a clock stepped back) becomes due now',
     async () => {
       await fresh();

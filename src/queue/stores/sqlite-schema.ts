@@ -52,6 +52,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
         INSERT INTO meta (key, value) VALUES ('queue_id', '${crypto.randomUUID()}');`),
   },
+  {
+    version: 3,
+    name: 'no index for the oldest unfinished job',
+    /**
+     * `jobs_unfinished` cost every enqueue, claim and settle a B-tree write (~0.5 µs of the ~2.9 µs
+     * a row of a 50-row commit; bench:http, README). The oldest unfinished job is now found by a
+     * rowid range scan from a seq the store keeps at or below every unfinished job's (sqlite.ts).
+     */
+    up: (session) => session.exec('DROP INDEX jobs_unfinished;'),
+  },
 ];
 
 /** Runs the missing steps in ONE immediate transaction (nothing else uses the file yet). */

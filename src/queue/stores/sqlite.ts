@@ -121,6 +121,13 @@ class SqliteStore implements JobStore {
   readonly ownership = 'single' as const;
   readonly durability;
   private readonly sql;
+  /**
+   * A seq at or below every unfinished job's; +Infinity while there is none. Why it holds: the
+   * oldest unfinished seq only moves forward (a finished job stays finished) except through new
+   * rows, and SQLite reuses rowids once the table has emptied (no AUTOINCREMENT), which every
+   * insert lowers this to. 0 at open: the first look scans from the start.
+   */
+  private scanFrom = 0;
   private readonly commitTx: (request: CommitRequest) => CommitResult;
 
   constructor(
@@ -180,7 +187,8 @@ class SqliteStore implements JobStore {
       ),
       counts: db.prepare<{ state: number; n: number }, []>('SELECT state, count(*) AS n FROM jobs GROUP BY state'),
       nextRunAt: db.prepare<{ t: number | null }, []>(`SELECT min(run_at) AS t FROM jobs INDEXED BY jobs_due WHERE state < 2 AND state = ${QUEUED}`),
-      oldest: db.prepare<{ created_at: number }, []>('SELECT created_at FROM jobs INDEXED BY jobs_unfinished WHERE state < 2 ORDER BY seq LIMIT 1'),
+      // A rowid range from scanFrom: it passes only the jobs finished since the last look.
+      oldest: db.prepare<{ seq: number; created_at: number }, [number]>('SELECT seq, created_at FROM jobs WHERE seq >= ?1 AND state < 2 ORDER BY seq LIMIT 1'),
       status: db.prepare<StatusRow, [string]>('SELECT id, state, attempts, created_at, updated_at, run_at, finished_at, last_error FROM jobs WHERE id = ?1'),
     };
     this.commitTx = db.transaction((request: CommitRequest) => this.write(request));
@@ -266,7 +274,10 @@ class SqliteStore implements JobStore {
   }
 
   private oldest(): number | null {
-    return this.sql.oldest.get()?.created_at ?? null;
+    if (this.scanFrom === Number.POSITIVE_INFINITY) return null;
+    const row = this.sql.oldest.get(this.scanFrom);
+    this.scanFrom = row ? row.seq : Number.POSITIVE_INFINITY;
+    return row?.created_at ?? null;
   }
 
   /** The body of the group commit's transaction. */
@@ -293,7 +304,8 @@ class SqliteStore implements JobStore {
           values[3 * i + 2] = JSON.stringify(job.record);
           values[3 * i + 3] = job.trace;
         }
-        statement.run(...values);
+        // The rows of one INSERT take consecutive rowids after the largest in the table.
+        this.scanFrom = Math.min(this.scanFrom, Number(statement.run(...values).lastInsertRowid) - rows + 1);
       }
     }
   }
