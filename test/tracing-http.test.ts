@@ -1,64 +1,20 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import { Writable } from 'node:stream';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { createApp } from '../src/app';
-import { loadConfig } from '../src/config';
-import { createLogger } from '../src/log';
-import { createMetrics } from '../src/metrics';
-import { createQueue } from '../src/queue';
-import { traceLogMixin } from '../src/tracing/log';
-import { tracingOptions } from '../src/tracing/options';
-import { createTracing, type Tracing } from '../src/tracing/provider';
+import { buildTestApp, postJson } from './support/http-app';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-/** The real app and queue (memory driver), with tracing exporting into memory when `traced`. */
-async function tracedApp(traced: boolean, env: Record<string, string> = {}) {
-  const config = loadConfig({
-    QUEUE_DRIVER: 'memory',
-    PROCESSING_DELAY_MIN_MS: '0',
-    PROCESSING_DELAY_MAX_MS: '1',
-    FAILURE_RATE: '0',
-    OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none',
-    ...env,
-  });
+/** The real app and queue (memory driver, queue not traced), with tracing exporting into memory when `traced`. */
+function tracedApp(traced: boolean, env: Record<string, string> = {}) {
   const exporter = new InMemorySpanExporter();
-  const tracing: Tracing | undefined = traced ? createTracing(tracingOptions(config), { exporter }) : createTracing(tracingOptions(config));
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const log = createLogger('info', sink, tracing && traceLogMixin(tracing.contexts));
-  const metrics = createMetrics();
-  const queue = await createQueue(config, { metrics, log });
-  queue.start();
-  const app = createApp({
-    queue,
-    metrics,
-    log,
-    readiness: { ready: () => true, draining: () => false },
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    version: 'test',
-    serveMetrics: true,
-    tracing,
-  });
-  closers.push(async () => {
-    await queue.stop(1000);
-    await queue.close();
-    await tracing?.shutdown();
-  });
-  const request = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    request('/submit_data', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  const spans = () => exporter.getFinishedSpans();
-  return { tracing, request, post, spans, logs };
+  const t = buildTestApp({}, { OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env }, traced ? { exporter } : {});
+  closers.push(t.close);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postJson(t, body, headers);
+  return { tracing: t.tracing, request: t.request, post, spans: () => exporter.getFinishedSpans(), logs: t.logs };
 }
 
 const server = (spans: ReadableSpan[]) => spans.filter((s) => s.kind === SpanKind.SERVER);

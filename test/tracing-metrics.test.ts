@@ -1,13 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import { createApp } from '../src/app';
-import { loadConfig } from '../src/config';
-import { createLogger } from '../src/log';
-import { createMetrics } from '../src/metrics';
-import { createQueue } from '../src/queue';
 import { prefersOpenMetrics } from '../src/tracing/openmetrics';
-import { tracingOptions } from '../src/tracing/options';
-import { createTracing } from '../src/tracing/provider';
+import { buildTestApp } from './support/http-app';
 
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -17,36 +11,10 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-async function app(traced: boolean, env: Record<string, string> = {}) {
-  const config = loadConfig({
-    QUEUE_DRIVER: 'memory',
-    PROCESSING_DELAY_MIN_MS: '0',
-    PROCESSING_DELAY_MAX_MS: '1',
-    FAILURE_RATE: '0',
-    OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none',
-    ...env,
-  });
-  const tracing = createTracing(tracingOptions(config), traced ? { exporter: new InMemorySpanExporter() } : {});
-  const log = createLogger('silent');
-  const metrics = createMetrics();
-  const queue = await createQueue(config, { metrics, log });
-  queue.start();
-  const a = createApp({
-    queue,
-    metrics,
-    log,
-    readiness: { ready: () => true, draining: () => false },
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    version: 'test',
-    serveMetrics: true,
-    tracing,
-  });
-  closers.push(async () => {
-    await queue.stop(1000);
-    await queue.close();
-    await tracing?.shutdown();
-  });
-  const request = (path: string, init?: RequestInit) => a.handle(new Request(`http://localhost${path}`, init));
+function app(traced: boolean, env: Record<string, string> = {}) {
+  const t = buildTestApp({}, { OTEL_TRACES_EXPORTER: traced ? 'otlp' : 'none', ...env }, traced ? { exporter: new InMemorySpanExporter() } : {});
+  closers.push(t.close);
+  const { request } = t;
   const scrape = async (accept?: string) => {
     const res = await request('/metrics', accept ? { headers: { accept } } : {});
     return { type: res.headers.get('content-type'), body: await res.text() };

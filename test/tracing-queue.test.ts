@@ -5,15 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
 import { createMetrics } from '../src/metrics';
-import { createQueue, type Queue } from '../src/queue';
 import { JobQueue } from '../src/queue/engine';
 import { openMemoryStore } from '../src/queue/stores/memory';
 import { jobTracer } from '../src/tracing/queue';
 import { tracingOptions } from '../src/tracing/options';
+import { openTestApp } from './support/http-app';
 import { startPostgres } from './support/postgres';
 import { createTracing } from '../src/tracing/provider';
 
@@ -25,38 +24,11 @@ afterEach(async () => {
 
 /** The real app and queue with tracing into memory (or off). `start: false` leaves the workers idle. */
 async function traced(env: Record<string, string>, { on = true, start = true } = {}) {
-  const config = loadConfig({
-    QUEUE_DRIVER: 'memory',
-    PROCESSING_DELAY_MIN_MS: '0',
-    PROCESSING_DELAY_MAX_MS: '1',
-    FAILURE_RATE: '0',
-    OTEL_TRACES_EXPORTER: on ? 'otlp' : 'none',
-    ...env,
-  });
   const exporter = new InMemorySpanExporter();
-  const tracing = createTracing(tracingOptions(config), on ? { exporter } : {});
-  const log = createLogger('silent');
-  const metrics = createMetrics();
-  const queue: Queue = await createQueue(config, { metrics, log, tracing });
-  if (start) queue.start();
-  const app = createApp({
-    queue,
-    metrics,
-    log,
-    readiness: { ready: () => true, draining: () => false },
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    version: 'test',
-    serveMetrics: true,
-    tracing,
-  });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await queue.stop(500);
-    await queue.close();
-    await tracing?.shutdown();
-  };
+  const { app, queue, close, metrics } = await openTestApp(
+    { OTEL_TRACES_EXPORTER: on ? 'otlp' : 'none', ...env },
+    { exporter: on ? exporter : undefined, traceQueue: true, start },
+  );
   cleanups.push(close);
   const submit = async (headers: Record<string, string> = {}) => {
     const res = await app.handle(
