@@ -62,45 +62,43 @@ const succeed: Processor = () => Promise.resolve();
 test(
   'enqueues of one tick are committed in one transaction, and each resolves only once committed',
   async () => {
-    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-    let transactions = 0;
-    const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
-      commit: (request: CommitRequest) => {
-        transactions++;
-        return store.commit(request);
-      },
-    });
-    const { queue } = await makeQueue(counting, { process: succeed });
+    const { store, seen } = await instrumentedStore();
+    const { queue } = await makeQueue(store, { process: succeed });
     const ids = await Promise.all(Array.from({ length: 500 }, () => queue.enqueue(RECORD)));
-    expect(transactions).toBe(1);
+    expect(seen.commits).toBe(1);
     expect(new Set(ids).size).toBe(500);
     for (const id of ids) expect((await queue.status(id))?.status).toBe('queued');
     // One at a time (each awaited): one transaction each.
     for (let i = 0; i < 3; i++) await queue.enqueue(RECORD);
-    expect(transactions).toBe(4);
+    expect(seen.commits).toBe(4);
   },
   TIMEOUT_MS,
 );
 
-/** A store that records the rows of each commit that carries enqueues. */
-async function countingCommits() {
+/**
+ * A real sqlite store whose commits are counted (`commits`; `rows`: the enqueues of each commit
+ * that has any), and which fails every commit while `poisoned`: a real SQLite failure inside the
+ * group commit, the commit repeating its ids (UNIQUE).
+ */
+async function instrumentedStore() {
   const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-  const rows: number[] = [];
-  const counting: JobStore = Object.assign(Object.create(store) as JobStore, {
+  const seen = { commits: 0, rows: [] as number[], poisoned: false };
+  const instrumented: JobStore = Object.assign(Object.create(store) as JobStore, {
     commit: (request: CommitRequest) => {
-      if (request.enqueue.length > 0) rows.push(request.enqueue.length);
-      return store.commit(request);
+      seen.commits++;
+      if (request.enqueue.length > 0) seen.rows.push(request.enqueue.length);
+      return store.commit(seen.poisoned ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request);
     },
   });
-  return { counting, rows };
+  return { store: instrumented, seen };
 }
 
 test(
   'enqueues that keep arriving over the next loop turns join the same commit (coalescing), and the drain does not wait for more',
   async () => {
-    const { counting, rows } = await countingCommits();
+    const { store, seen } = await instrumentedStore();
     // A wide window, so that a slow loop turn on a loaded machine does not close it: this is about the growing, the next test about the bound.
-    const { queue } = await makeQueue(counting, { process: succeed, coalesceMs: 5_000 });
+    const { queue } = await makeQueue(store, { process: succeed, coalesceMs: 5_000 });
     // Three bursts, one loop turn apart, as request bodies arriving in successive reads: one commit.
     const accepted: Array<Promise<string>> = [];
     const burst = () => {
@@ -113,13 +111,13 @@ test(
     await nextTurn();
     burst();
     expect(new Set(await Promise.all(accepted)).size).toBe(15);
-    expect(rows).toEqual([15]);
+    expect(seen.rows).toEqual([15]);
 
     // Once stopping, what is there is committed in the same call, without waiting for more.
     const last = queue.enqueue(RECORD);
     await queue.stop(0);
     expect((await queue.status(await last))?.status).toBe('queued');
-    expect(rows).toEqual([15, 1]);
+    expect(seen.rows).toEqual([15, 1]);
   },
   TIMEOUT_MS,
 );
@@ -127,8 +125,8 @@ test(
 test(
   'coalescing is bounded: an enqueue on every loop turn does not hold its commit back beyond the window',
   async () => {
-    const { counting, rows } = await countingCommits();
-    const { queue } = await makeQueue(counting, { process: succeed, capacity: 10_000 });
+    const { store, seen } = await instrumentedStore();
+    const { queue } = await makeQueue(store, { process: succeed, capacity: 10_000 });
     const first = queue.enqueue(RECORD);
     let committed = false;
     void first.then(() => (committed = true));
@@ -140,7 +138,7 @@ test(
     }
     expect(committed).toBe(true);
     await Promise.all(later);
-    expect(rows.length).toBeGreaterThan(1);
+    expect(seen.rows.length).toBeGreaterThan(1);
   },
   TIMEOUT_MS,
 );
@@ -148,17 +146,12 @@ test(
 test(
   'a commit that fails refuses the whole tick with 503-style storage errors, writes none of it, and the queue goes on',
   async () => {
-    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-    let poison = false;
-    // A real SQLite failure inside the group commit: the poisoned commit repeats its ids (UNIQUE).
-    const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-      commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
-    });
-    const { queue, metrics } = await makeQueue(failing, { process: succeed });
+    const { store, seen } = await instrumentedStore();
+    const { queue, metrics } = await makeQueue(store, { process: succeed });
     const before = await queue.enqueue(RECORD);
-    poison = true;
+    seen.poisoned = true;
     const refused = await Promise.allSettled([queue.enqueue(RECORD), queue.enqueue(RECORD)]);
-    poison = false;
+    seen.poisoned = false;
     for (const outcome of refused) {
       expect(outcome.status).toBe('rejected');
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'QueueUnavailableError', reason: 'storage' });
@@ -364,12 +357,8 @@ test(
 test(
   'a commit that keeps failing (disk full) is logged once per interval with a count, not once per tick, and its end once',
   async () => {
-    const store = await openSqliteStore({ dataDir: tempDir(), synchronous: 'NORMAL' });
-    let poison = true;
-    // A real SQLite failure on every commit while poisoned: each repeats its ids (UNIQUE).
-    const failing: JobStore = Object.assign(Object.create(store) as JobStore, {
-      commit: (request: CommitRequest) => store.commit(poison ? { ...request, enqueue: [...request.enqueue, ...request.enqueue] } : request),
-    });
+    const { store: failing, seen } = await instrumentedStore();
+    seen.poisoned = true;
     const { log, lines } = recordingLogger();
     const queue = await JobQueue.open(
       failing,
@@ -392,7 +381,7 @@ test(
     while (performance.now() < until) {
       await queue.enqueue(RECORD).catch(() => refused++);
     }
-    poison = false;
+    seen.poisoned = false;
     await queue.enqueue(RECORD);
     await waitFor('the recovery line', () => lines.some((line) => line.msg === 'queue commits succeed again'));
     const failures = lines.filter((line) => line.msg === 'queue commit failed');
