@@ -3,6 +3,7 @@ import { recordingRules } from './recording-rules';
 import type { MonitoringConfig } from './config';
 import { humanSeconds } from './format';
 import { leValue } from './promql';
+import type { PromtoolTestCase } from './rule-tests';
 
 /**
  * Failure and quiet scenarios as promtool tests at the REAL scrape/evaluation interval (15 s),
@@ -195,15 +196,8 @@ export function instanceSeries(config: MonitoringConfig, timeline: InstanceTimel
   return [...series].map(([name, values]) => ({ series: name, values: encode(values) }));
 }
 
-export interface ScenarioTestCase {
-  name: string;
-  interval: string;
-  input_series: Array<{ series: string; values: string }>;
-  alert_rule_test: Array<{
-    eval_time: string;
-    alertname: string;
-    exp_alerts: Array<{ exp_labels: Record<string, string>; exp_annotations: Record<string, string> }>;
-  }>;
+/** A promtool test case (rule-tests.ts's shape), with PromQL checks besides the alerts. */
+export interface ScenarioTestCase extends PromtoolTestCase {
   promql_expr_test?: Array<{ expr: string; eval_time: string; exp_samples: Array<{ labels: string; value: number }> }>;
 }
 
